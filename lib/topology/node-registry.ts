@@ -1,0 +1,112 @@
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { ShardingConfigError } from '../errors/sharding-config.error.js';
+import { UnknownNodeError } from '../errors/unknown-node.error.js';
+import { describeAddress, nodeAddress } from './node-address.js';
+import { createNodeOrms, type ShardingMikroOrmOptions } from './node-orm.factory.js';
+import { probeNode, type NodeProbe } from './node-probe.js';
+import type { ShardsConfig } from './shard-config.js';
+import type { NodeRole, ShardNode } from './shard-node.js';
+import { findTopologyProblems } from './topology-validator.js';
+
+/** A shard's nodes. */
+export interface ShardNodes {
+  readonly primary: ShardNode;
+  readonly replicas: readonly ShardNode[];
+}
+
+/**
+ * Every node of the topology and its MikroORM. Inject it to list nodes, reach one node's
+ * EntityManager by shard and role, or probe the servers. Knows nothing about requests.
+ */
+export class NodeRegistry {
+  private closing: Promise<void> | undefined;
+
+  private constructor(private readonly shardMap: ReadonlyMap<string, ShardNodes>) {}
+
+  /**
+   * Validates the topology (throwing one `ShardingConfigError` listing every problem) and creates
+   * one MikroORM per node, entity metadata discovered once and shared.
+   */
+  static async create(options: { shards: ShardsConfig; mikroOrm: ShardingMikroOrmOptions }): Promise<NodeRegistry> {
+    const problems = findTopologyProblems(options);
+    if (problems.length) throw new ShardingConfigError(problems);
+    const layout = Object.entries(options.shards).flatMap(([shard, config]) => [
+      { id: `${shard}/primary`, shard, role: 'primary' as const, index: 0, connection: config.primary, weight: 1 },
+      ...(config.replicas ?? []).map(({ weight, ...connection }, index) => ({
+        id: `${shard}/replica-${index + 1}`,
+        shard,
+        role: 'replica' as const,
+        index,
+        connection,
+        weight: weight ?? 1,
+      })),
+    ]);
+    const orms = await createNodeOrms(layout, options.mikroOrm);
+    const shardMap = new Map<string, { primary?: ShardNode; replicas: ShardNode[] }>();
+    layout.forEach(({ connection, ...spec }, i) => {
+      const node = createShardNode(spec, describeAddress(nodeAddress(connection)), orms[i]);
+      const entry = shardMap.get(spec.shard) ?? { replicas: [] };
+      if (spec.role === 'primary') entry.primary = node;
+      else entry.replicas.push(node);
+      shardMap.set(spec.shard, entry);
+    });
+    return new NodeRegistry(shardMap as Map<string, ShardNodes>);
+  }
+
+  /** Shard names in configuration order. */
+  get shardNames(): string[] {
+    return [...this.shardMap.keys()];
+  }
+
+  /** Every node: each shard's primary then its replicas. */
+  get nodes(): ShardNode[] {
+    return [...this.shardMap.values()].flatMap(({ primary, replicas }) => [primary, ...replicas]);
+  }
+
+  /** A shard's primary and replicas; `UnknownNodeError` for a name that is not configured. */
+  shard(name: string): ShardNodes {
+    const nodes = this.shardMap.get(name);
+    if (!nodes) throw UnknownNodeError.shard(name, this.shardNames);
+    return nodes;
+  }
+
+  /** One node by shard and role (replicas by 0-based index). */
+  node(shard: string, role: NodeRole = 'primary', index = 0): ShardNode {
+    const { primary, replicas } = this.shard(shard);
+    if (role === 'primary') return primary;
+    const replica = replicas[index];
+    if (!replica) throw UnknownNodeError.replica(shard, index, replicas.length);
+    return replica;
+  }
+
+  /** A fresh EntityManager fork on one node. */
+  fork(shard: string, role: NodeRole = 'primary', index = 0): EntityManager {
+    return this.node(shard, role, index).fork();
+  }
+
+  /** Asks every node, in parallel, what it is: port, recovery, streaming, or why it did not answer. */
+  probe(options: { timeoutMs?: number } = {}): Promise<NodeProbe[]> {
+    return Promise.all(this.nodes.map((node) => probeNode(node, options.timeoutMs ?? 2_000)));
+  }
+
+  /** Closes every node's pool. Called on application shutdown; safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= Promise.all(this.nodes.map((node) => node.orm.close(true))).then(() => undefined);
+    return this.closing;
+  }
+
+  /** Nest lifecycle hook. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
+  }
+}
+
+function createShardNode(spec: Omit<ShardNode, 'orm' | 'fork' | 'address'>, address: string, orm: MikroORM): ShardNode {
+  return {
+    ...spec,
+    address,
+    orm,
+    // the node's own EntityManager, whatever context another ORM or RequestContext has open
+    fork: () => orm.em.fork({ clear: true, disableContextResolution: true }),
+  };
+}

@@ -1,0 +1,22 @@
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+
+/** A node's role in its shard. */
+export type NodeRole = 'primary' | 'replica';
+
+/** One PostgreSQL server of the topology, with its own MikroORM instance and connection pool. */
+export interface ShardNode {
+  /** `s0/primary`, `s0/replica-1`, ... unique, stable, safe to log. */
+  readonly id: string;
+  readonly shard: string;
+  readonly role: NodeRole;
+  /** 0 for the primary; the replica's position in `replicas` for a replica. */
+  readonly index: number;
+  /** `postgresql://user@host:port/db`: the address without any password. */
+  readonly address: string;
+  /** Share of reads for the `weighted` balancer (replicas). */
+  readonly weight: number;
+  /** This node's MikroORM. Its global `em` is not for direct use: call `fork()`. */
+  readonly orm: MikroORM;
+  /** A fresh EntityManager fork on this node (own identity map and unit of work). */
+  fork(): EntityManager;
+}
