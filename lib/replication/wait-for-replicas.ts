@@ -20,7 +20,8 @@ export async function waitForReplicas(registry: NodeRegistry, options: WaitForRe
     (options.shards ?? registry.shardNames).map(async (shard) => {
       const { primary, replicas } = registry.shard(shard);
       if (!replicas.length) return;
-      const [{ lsn }] = await primary.fork().execute<{ lsn: string }[]>('select pg_current_wal_lsn()::text as lsn');
+      // the insert position: with synchronous_commit off a commit may not be written yet
+      const [{ lsn }] = await primary.fork().execute<{ lsn: string }[]>('select pg_current_wal_insert_lsn()::text as lsn');
       await Promise.all(replicas.map((replica) => waitForReplay(replica, lsn, deadline)));
     }),
   );
@@ -32,7 +33,7 @@ async function waitForReplay(replica: ShardNode, lsn: string, deadline: number):
     try {
       const [row] = await replica
         .fork()
-        .execute<{ done: boolean | null }[]>('select pg_last_wal_replay_lsn() >= $1::pg_lsn as done', [lsn]);
+        .execute<{ done: boolean | null }[]>('select pg_last_wal_replay_lsn() >= ?::pg_lsn as done', [lsn]);
       if (row.done) return;
       lastError = '';
     } catch (error) {
