@@ -164,7 +164,7 @@ describe('ShardingModule on a real 2×1 topology', () => {
   });
 
   it('never writes a password into logs, errors or probes', async () => {
-    const password = topology.shards.s0.primary.password as string;
+    const password = topology.server('s0').connection.password!;
     const logs: string[] = [];
     const broken: ShardingModuleOptions = {
       shards: { ...topology.shards, s2: { primary: { host: '127.0.0.1', port: 1, user: 'postgres', password, dbName: 'app' } } },

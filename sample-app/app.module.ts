@@ -1,0 +1,19 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ShardingModule, type ShardsConfig } from '../lib/index.js';
+import { SchemaSetup } from './schema-setup.js';
+import { TopologyController } from './topology/topology.controller.js';
+import { Order } from './users/order.entity.js';
+import { User } from './users/user.entity.js';
+
+/** The sample application, on whatever topology it is given. */
+@Module({})
+export class AppModule {
+  static forShards(shards: ShardsConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ShardingModule.forRoot({ shards, mikroOrm: { entities: [User, Order] } })],
+      controllers: [TopologyController],
+      providers: [SchemaSetup],
+    };
+  }
+}

@@ -1,0 +1,35 @@
+import { Logger, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module.js';
+import { topologyFromEnv } from './topology-from-env.js';
+
+/** A running sample app; `close()` stops the app, then any embedded servers. */
+export interface RunningSampleApp {
+  app: INestApplication;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the topology named by the environment, then the HTTP app on `PORT` (default 3000). */
+export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<RunningSampleApp> {
+  const logger = new Logger('SampleApp');
+  const topology = await topologyFromEnv(env);
+  logger.log(`Topology: ${topology.source}`);
+  try {
+    const app = await NestFactory.create(AppModule.forShards(topology.shards), { logger: ['error', 'warn', 'log'] });
+    await app.listen(Number(env.PORT ?? 3000), '127.0.0.1');
+    const url = await app.getUrl();
+    logger.log(`Listening on ${url} — try ${url}/topology`);
+    return {
+      app,
+      url,
+      async close() {
+        await app.close();
+        await topology.embedded?.stop();
+      },
+    };
+  } catch (error) {
+    await topology.embedded?.stop();
+    throw error;
+  }
+}
