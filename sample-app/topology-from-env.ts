@@ -31,7 +31,12 @@ export async function topologyFromEnv(env: NodeJS.ProcessEnv = process.env): Pro
     try {
       return { shards: JSON.parse(env.SHARDING_SHARDS) as ShardsConfig, source: 'SHARDING_SHARDS' };
     } catch (error) {
-      throw new Error(`SHARDING_SHARDS is not valid JSON (${(error as Error).message}); see docker-compose.yml for an example.`);
+      throw new Error(
+        `SHARDING_SHARDS is not valid JSON (${(error as Error).message}); see docker-compose.yml for an example.`,
+        {
+          cause: error,
+        },
+      );
     }
   }
   if (env.SHARDING_TOPOLOGY === 'compose') return { shards: COMPOSE_SHARDS, source: 'docker-compose.yml' };

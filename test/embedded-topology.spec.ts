@@ -44,7 +44,9 @@ describe('startEmbeddedTopology (real PostgreSQL servers)', () => {
     }
     for (const shard of ['s0', 's1']) {
       const replica = topology.server(shard, 'replica');
-      const visible = await eventually(async () => (await replica.query(`select to_regclass('marker_${shard}') as t`))[0].t !== null);
+      const visible = await eventually(
+        async () => (await replica.query(`select to_regclass('marker_${shard}') as t`))[0].t !== null,
+      );
       expect(visible).toBe(true);
       expect(await replica.query(`select shard from marker_${shard}`)).toEqual([{ shard }]);
       const other = shard === 's0' ? 's1' : 's0';
@@ -53,7 +55,9 @@ describe('startEmbeddedTopology (real PostgreSQL servers)', () => {
   });
 
   it('refuses writes on a replica (hot standby is read-only)', async () => {
-    await expect(topology.server('s0', 'replica').query('create table nope (x int)')).rejects.toThrow(/read-only transaction/);
+    await expect(topology.server('s0', 'replica').query('create table nope (x int)')).rejects.toThrow(
+      /read-only transaction/,
+    );
   });
 
   it('a single server can be stopped and started again on the same port, and catches up', async () => {
@@ -64,7 +68,9 @@ describe('startEmbeddedTopology (real PostgreSQL servers)', () => {
     await topology.server('s1').query('insert into marker_s1 values ($1)', ['while-down']);
     await replica.start();
     expect(replica.port).toBe(port);
-    expect(await eventually(async () => (await replica.query('select count(*)::int as n from marker_s1'))[0].n === 2)).toBe(true);
+    expect(
+      await eventually(async () => (await replica.query('select count(*)::int as n from marker_s1'))[0].n === 2),
+    ).toBe(true);
   });
 
   it('stop() leaves no server process and no data folder', async () => {
@@ -80,7 +86,9 @@ describe('startEmbeddedTopology (real PostgreSQL servers)', () => {
 describe('startEmbeddedTopology lifecycle', () => {
   it('a crashed (SIGKILLed) process leaves no server running and no data folder behind', async () => {
     const script = fileURLToPath(new URL('./support/start-topology-and-hang.mjs', import.meta.url));
-    const child = spawn(process.execPath, ['--experimental-transform-types', '--no-warnings', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--experimental-transform-types', '--no-warnings', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const line = await new Promise<string>((resolve, reject) => {
       let out = '';
       child.stdout.on('data', (chunk) => {
@@ -113,14 +121,20 @@ describe('startEmbeddedTopology lifecycle', () => {
       } finally {
         await second.stop();
       }
-      await expect(startEmbeddedTopology({ shards: 2, dataDir })).rejects.toThrow(/holds a different topology \(shards: 1 there, 2 asked\)/);
+      await expect(startEmbeddedTopology({ shards: 2, dataDir })).rejects.toThrow(
+        /holds a different topology \(shards: 1 there, 2 asked\)/,
+      );
     } finally {
       await rm(parent, { recursive: true, force: true });
     }
   });
 
   it('a server that cannot start reports its own log, and nothing is left running', async () => {
-    const error = await startEmbeddedTopology({ shards: 1, replicasPerShard: 0, settings: { shared_buffers: 'lots' } }).catch((e) => e);
+    const error = await startEmbeddedTopology({
+      shards: 1,
+      replicasPerShard: 0,
+      settings: { shared_buffers: 'lots' },
+    }).catch((e) => e);
     expect(error).toBeInstanceOf(EmbeddedTopologyError);
     expect(error.message).toMatch(/s0-primary .* did not start/);
     expect(error.message).toMatch(/invalid value for parameter "shared_buffers"/);

@@ -6,7 +6,10 @@ import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/ind
 import { bootstrap, type RunningSampleApp } from '../sample-app/bootstrap.js';
 
 interface TopologyBody {
-  shards: { name: string; nodes: { id: string; role: string; port: number; reachable: boolean; inRecovery: boolean; streaming: boolean }[] }[];
+  shards: {
+    name: string;
+    nodes: { id: string; role: string; port: number; reachable: boolean; inRecovery: boolean; streaming: boolean }[];
+  }[];
 }
 
 describe('sample app over HTTP', () => {
@@ -30,15 +33,28 @@ describe('sample app over HTTP', () => {
       expect(body.shards.map((s) => s.name)).toEqual(['s0', 's1']);
       for (const shard of body.shards) {
         const [primary, replica] = shard.nodes;
-        expect(primary).toMatchObject({ role: 'primary', reachable: true, inRecovery: false, port: topology.server(shard.name).port });
-        expect(replica).toMatchObject({ role: 'replica', reachable: true, inRecovery: true, streaming: true, port: topology.server(shard.name, 'replica').port });
+        expect(primary).toMatchObject({
+          role: 'primary',
+          reachable: true,
+          inRecovery: false,
+          port: topology.server(shard.name).port,
+        });
+        expect(replica).toMatchObject({
+          role: 'replica',
+          reachable: true,
+          inRecovery: true,
+          streaming: true,
+          port: topology.server(shard.name, 'replica').port,
+        });
       }
       expect(response.text).not.toContain(topology.server('s0').connection.password!);
     });
 
     it('created the schema on every primary, and the replicas have it', async () => {
       for (const server of topology.servers) {
-        const rows = await server.query<{ t: string }>("select to_regclass('users')::text as t union all select to_regclass('orders')::text");
+        const rows = await server.query<{ t: string }>(
+          "select to_regclass('users')::text as t union all select to_regclass('orders')::text",
+        );
         expect(rows.map((r) => r.t)).toEqual(['users', 'orders']);
       }
     });
@@ -52,7 +68,10 @@ describe('sample app over HTTP', () => {
       const first = await bootstrap(env);
       const before = (await request(first.url).get('/topology').expect(200)).body as TopologyBody;
       expect(before.shards.flatMap((s) => s.nodes).every((n) => n.reachable)).toBe(true);
-      await first.app.get((await import('../lib/index.js')).NodeRegistry).fork('s0').execute("insert into users (id, email, name, created_at) values (1, 'a@example.com', 'Ada', now())");
+      await first.app
+        .get((await import('../lib/index.js')).NodeRegistry)
+        .fork('s0')
+        .execute("insert into users (id, email, name, created_at) values (1, 'a@example.com', 'Ada', now())");
       await first.close();
 
       const second = await bootstrap(env);

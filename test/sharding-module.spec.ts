@@ -79,7 +79,15 @@ describe('ShardingModule on a real 2×1 topology', () => {
     class FactoryModule {}
 
     it.each([
-      ['useFactory with imports and inject', () => ShardingModule.forRootAsync({ imports: [ConfigModule], inject: [CONFIG], useFactory: async (c: ShardingModuleOptions) => c })],
+      [
+        'useFactory with imports and inject',
+        () =>
+          ShardingModule.forRootAsync({
+            imports: [ConfigModule],
+            inject: [CONFIG],
+            useFactory: async (c: ShardingModuleOptions) => c,
+          }),
+      ],
       ['useClass', () => ShardingModule.forRootAsync({ imports: [ConfigModule], useClass: OptionsFactory })],
       ['useExisting', () => ShardingModule.forRootAsync({ imports: [FactoryModule], useExisting: OptionsFactory })],
     ])('%s', async (_name, register) => {
@@ -167,12 +175,18 @@ describe('ShardingModule on a real 2×1 topology', () => {
     const password = topology.server('s0').connection.password!;
     const logs: string[] = [];
     const broken: ShardingModuleOptions = {
-      shards: { ...topology.shards, s2: { primary: { host: '127.0.0.1', port: 1, user: 'postgres', password, dbName: 'app' } } },
+      shards: {
+        ...topology.shards,
+        s2: { primary: { host: '127.0.0.1', port: 1, user: 'postgres', password, dbName: 'app' } },
+      },
       mikroOrm: { entities: [Note], debug: true, logger: (line: string) => logs.push(line) },
     };
     const registry = (await compile([ShardingModule.forRoot(broken)])).get(NodeRegistry);
     await serverPorts({ nodes: registry.nodes.filter((n) => n.shard !== 's2') } as NodeRegistry);
-    const error = await registry.fork('s2').execute('select 1').catch((e: Error) => e);
+    const error = await registry
+      .fork('s2')
+      .execute('select 1')
+      .catch((e: Error) => e);
     const probes = await registry.probe({ timeoutMs: 1_000 });
     expect(probes.find((p) => p.id === 's2/primary')).toMatchObject({ reachable: false });
     expect(logs.length).toBeGreaterThan(0);
@@ -187,7 +201,10 @@ describe('ShardingModule configuration errors', () => {
       imports: [
         ShardingModule.forRoot({
           shards: {
-            s0: { primary: { clientUrl: 'postgresql://app:hunter2@db0:5432/app' }, replicas: [{ clientUrl: 'postgresql://app:hunter2@db0:5432/app' }] },
+            s0: {
+              primary: { clientUrl: 'postgresql://app:hunter2@db0:5432/app' },
+              replicas: [{ clientUrl: 'postgresql://app:hunter2@db0:5432/app' }],
+            },
             '': { primary: { host: 'db1', port: 99999, dbName: 'app' } },
           },
           mikroOrm: { entities: [Note], dbName: 'app' } as never,

@@ -21,21 +21,22 @@ export async function waitForReplicas(registry: NodeRegistry, options: WaitForRe
       const { primary, replicas } = registry.shard(shard);
       if (!replicas.length) return;
       // the insert position: with synchronous_commit off a commit may not be written yet
-      const [{ lsn }] = await primary.fork().execute<{ lsn: string }[]>('select pg_current_wal_insert_lsn()::text as lsn');
+      const [{ lsn }] = await primary
+        .fork()
+        .execute<{ lsn: string }[]>('select pg_current_wal_insert_lsn()::text as lsn');
       await Promise.all(replicas.map((replica) => waitForReplay(replica, lsn, deadline)));
     }),
   );
 }
 
 async function waitForReplay(replica: ShardNode, lsn: string, deadline: number): Promise<void> {
-  let lastError = '';
   for (;;) {
+    let lastError = '';
     try {
       const [row] = await replica
         .fork()
         .execute<{ done: boolean | null }[]>('select pg_last_wal_replay_lsn() >= ?::pg_lsn as done', [lsn]);
       if (row.done) return;
-      lastError = '';
     } catch (error) {
       lastError = ` (last error: ${(error as Error).message})`;
     }

@@ -126,7 +126,14 @@ export class EmbeddedServer {
 
   private client(database: string): pg.Client {
     const { user, password } = this.spec;
-    const client = new pg.Client({ host: '127.0.0.1', port: this.currentPort, user, password, database, connectionTimeoutMillis: 2_000 });
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: this.currentPort,
+      user,
+      password,
+      database,
+      connectionTimeoutMillis: 2_000,
+    });
     client.on('error', () => undefined); // a server stopping under an idle client is expected here
     return client;
   }
@@ -136,11 +143,15 @@ export class EmbeddedServer {
     const settings = { ...this.spec.settings, ...this.replicationSettings(), ...extraSettings };
     const flags = Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`]);
     const owner = await postgresOsUser(); // as root, run as the `postgres` OS user
-    const child = spawn((await postgresBinaries()).postgres, ['-D', this.dataDir, '-p', String(this.currentPort), ...flags], {
-      ...(owner ?? {}),
-      env: { ...process.env, LC_MESSAGES: 'C' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      (await postgresBinaries()).postgres,
+      ['-D', this.dataDir, '-p', String(this.currentPort), ...flags],
+      {
+        ...(owner ?? {}),
+        env: { ...process.env, LC_MESSAGES: 'C' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.child = child;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     this.exited = exited;

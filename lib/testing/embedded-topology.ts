@@ -104,7 +104,10 @@ export async function startEmbeddedTopology(options: EmbeddedTopologyOptions = {
     dataDir: root,
     server(shard, role = 'primary', replica = 0) {
       const found = servers.filter((s) => s.shard === shard && s.role === role)[role === 'primary' ? 0 : replica];
-      if (!found) throw new EmbeddedTopologyError(`The embedded topology has no ${role} ${role === 'replica' ? replica + ' ' : ''}in shard "${shard}".`);
+      if (!found)
+        throw new EmbeddedTopologyError(
+          `The embedded topology has no ${role} ${role === 'replica' ? replica + ' ' : ''}in shard "${shard}".`,
+        );
       return found;
     },
     async stop() {
@@ -144,7 +147,10 @@ async function prepareDataFolders(
   options: EmbeddedTopologyOptions,
 ): Promise<Manifest> {
   const manifestPath = join(root, MANIFEST);
-  const existing = await readFile(manifestPath, 'utf8').then((text) => JSON.parse(text) as Manifest, () => undefined);
+  const existing = await readFile(manifestPath, 'utf8').then(
+    (text) => JSON.parse(text) as Manifest,
+    () => undefined,
+  );
   if (existing) {
     const differs = (['shards', 'replicasPerShard', 'shardPrefix', 'dbName', 'user'] as const).filter(
       (key) => existing[key] !== wanted[key],
@@ -189,7 +195,12 @@ function nodeLayout(manifest: Manifest): { name: string; shard: string; role: Em
   ]);
 }
 
-function createServers(root: string, manifest: Manifest, passfile: string, options: EmbeddedTopologyOptions): EmbeddedServer[] {
+function createServers(
+  root: string,
+  manifest: Manifest,
+  passfile: string,
+  options: EmbeddedTopologyOptions,
+): EmbeddedServer[] {
   const settings = serverSettings(options);
   const primaries = new Map<string, EmbeddedServer>();
   return nodeLayout(manifest).map(({ name, shard, role }) => {
@@ -217,7 +228,7 @@ function serverSettings(options: EmbeddedTopologyOptions): Record<string, string
     unix_socket_directories: '', // TCP only: no socket or lock files left in /tmp
     max_connections: 200,
     wal_keep_size: '512MB', // a replica stopped for a while can still catch up by streaming
-    ...(options.fast ?? true ? { fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off' } : {}),
+    ...((options.fast ?? true) ? { fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off' } : {}),
     ...options.settings,
   };
   return Object.fromEntries(Object.entries(base).map(([key, value]) => [key, String(value)]));

@@ -23,7 +23,9 @@ export async function initdb(dir: string, options: { user: string; password: str
     ];
     const output = await runAs((await postgresBinaries()).initdb, args);
     if (output.code !== 0) {
-      throw new EmbeddedTopologyError(`initdb failed in ${dir} (exit code ${output.code}):\n${output.text.slice(-4_000)}`);
+      throw new EmbeddedTopologyError(
+        `initdb failed in ${dir} (exit code ${output.code}):\n${output.text.slice(-4_000)}`,
+      );
     }
   } finally {
     await rm(pwfile, { force: true });

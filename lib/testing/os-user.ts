@@ -28,7 +28,15 @@ async function findOrCreatePostgresUser(): Promise<{ uid: number; gid: number }>
     return await lookup();
   } catch {
     await run('groupadd', ['--system', 'postgres']).catch(() => undefined); // may exist without the user
-    await run('useradd', ['--system', '--gid', 'postgres', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
+    await run('useradd', [
+      '--system',
+      '--gid',
+      'postgres',
+      '--no-create-home',
+      '--shell',
+      '/usr/sbin/nologin',
+      'postgres',
+    ]);
     return lookup();
   }
 }

@@ -5,7 +5,16 @@ import type { NodeConnectionConfig } from './shard-config.js';
 /** MikroORM options shared by every node: entities, naming, debug, pool... never connection details. */
 export type ShardingMikroOrmOptions = Omit<
   Options,
-  'clientUrl' | 'host' | 'port' | 'user' | 'password' | 'dbName' | 'replicas' | 'preferReadReplicas' | 'driver' | 'contextName'
+  | 'clientUrl'
+  | 'host'
+  | 'port'
+  | 'user'
+  | 'password'
+  | 'dbName'
+  | 'replicas'
+  | 'preferReadReplicas'
+  | 'driver'
+  | 'contextName'
 >;
 
 /** One node to build an ORM for. */
@@ -21,11 +30,16 @@ export interface NodeOrmSpec {
  * `wrap(entity).__meta`, whichever node loaded the entity) and start-up does not grow with entities × nodes.
  * No connection is opened here: pools connect on first use.
  */
-export async function createNodeOrms(specs: readonly NodeOrmSpec[], shared: ShardingMikroOrmOptions): Promise<MikroORM[]> {
+export async function createNodeOrms(
+  specs: readonly NodeOrmSpec[],
+  shared: ShardingMikroOrmOptions,
+): Promise<MikroORM[]> {
   const [first, ...rest] = specs;
   const discovering = await MikroORM.init(nodeOptions(first, shared));
   const metadata = discovering.getMetadata();
-  const reusing = await Promise.all(rest.map((spec) => MikroORM.init(reusingOptions(nodeOptions(spec, shared), metadata))));
+  const reusing = await Promise.all(
+    rest.map((spec) => MikroORM.init(reusingOptions(nodeOptions(spec, shared), metadata))),
+  );
   return [discovering, ...reusing];
 }
 

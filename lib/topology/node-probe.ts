@@ -34,7 +34,14 @@ export async function probeNode(node: ShardNode, timeoutMs: number): Promise<Nod
     query.catch(() => undefined); // a late failure after the timeout won is already reported
     const [row] = await Promise.race([query, timeout]);
     const latencyMs = performance.now() - started;
-    return { ...base, reachable: true, serverPort: row.port, inRecovery: row.recovery, streaming: row.streaming, latencyMs };
+    return {
+      ...base,
+      reachable: true,
+      serverPort: row.port,
+      inRecovery: row.recovery,
+      streaming: row.streaming,
+      latencyMs,
+    };
   } catch (error) {
     return { ...base, reachable: false, error: (error as Error).message, latencyMs: performance.now() - started };
   } finally {

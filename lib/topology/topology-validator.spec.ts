@@ -8,7 +8,10 @@ describe('findTopologyProblems', () => {
     expect(
       findTopologyProblems({
         shards: {
-          s0: { primary: { clientUrl: 'postgresql://app:pw@db0:5432/app' }, replicas: [{ clientUrl: 'postgres://app@db0-r1/app', weight: 2 }] },
+          s0: {
+            primary: { clientUrl: 'postgresql://app:pw@db0:5432/app' },
+            replicas: [{ clientUrl: 'postgres://app@db0-r1/app', weight: 2 }],
+          },
           s1: { primary: node(5433), replicas: [{ ...node(5434), weight: 0.5 }] },
         },
         mikroOrm: { entities, debug: true, pool: { max: 5 } },
@@ -21,7 +24,10 @@ describe('findTopologyProblems', () => {
       shards: {
         s0: { primary: { clientUrl: 'mysql://root:topsecret@db/app' }, replica: [] },
         s1: { replicas: {} },
-        s2: { primary: { host: '', port: 0, dbName: '', user: 3, hostname: 'x' }, replicas: [{ ...node(1), weight: -1 }, 'db'] },
+        s2: {
+          primary: { host: '', port: 0, dbName: '', user: 3, hostname: 'x' },
+          replicas: [{ ...node(1), weight: -1 }, 'db'],
+        },
         s3: { primary: { clientUrl: 'postgresql://db:5432/app', host: 'db' } },
         s4: { primary: { clientUrl: 'postgresql://db:5432' } },
       },
@@ -56,7 +62,10 @@ describe('findTopologyProblems', () => {
       findTopologyProblems({
         shards: {
           a: { primary: { clientUrl: 'postgresql://u:p@localhost:5432/app' } },
-          b: { primary: { host: '127.0.0.1', port: 5432, dbName: 'app' }, replicas: [{ host: '127.0.0.1', port: 5432, dbName: 'other' }] },
+          b: {
+            primary: { host: '127.0.0.1', port: 5432, dbName: 'app' },
+            replicas: [{ host: '127.0.0.1', port: 5432, dbName: 'other' }],
+          },
         },
         mikroOrm: { entities },
       }),

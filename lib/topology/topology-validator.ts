@@ -5,10 +5,22 @@ const URL_NODE_KEYS = ['clientUrl'];
 const FIELD_NODE_KEYS = ['host', 'port', 'user', 'password', 'dbName'];
 const SHARD_KEYS = ['primary', 'replicas'];
 /** Connection settings are per node: in the shared `mikroOrm` options they would point every node at one server. */
-const PER_NODE_MIKRO_ORM_KEYS = ['clientUrl', 'host', 'port', 'user', 'password', 'dbName', 'replicas', 'preferReadReplicas', 'driver', 'contextName'];
+const PER_NODE_MIKRO_ORM_KEYS = [
+  'clientUrl',
+  'host',
+  'port',
+  'user',
+  'password',
+  'dbName',
+  'replicas',
+  'preferReadReplicas',
+  'driver',
+  'contextName',
+];
 
 type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 const list = (keys: readonly string[]) => keys.join(', ');
 
 /**
@@ -16,7 +28,8 @@ const list = (keys: readonly string[]) => keys.join(', ');
  * the option path and how to fix it, and never include a password or a raw connection URL.
  */
 export function findTopologyProblems(options: unknown): string[] {
-  if (!isObject(options)) return ['the options must be an object: { shards: { s0: { primary: { clientUrl } } }, mikroOrm: { entities } }'];
+  if (!isObject(options))
+    return ['the options must be an object: { shards: { s0: { primary: { clientUrl } } }, mikroOrm: { entities } }'];
   const problems: string[] = [];
   for (const key of Object.keys(options)) {
     if (!TOP_LEVEL_KEYS.includes(key)) problems.push(`unknown option "${key}" (allowed: ${list(TOP_LEVEL_KEYS)})`);
@@ -27,7 +40,9 @@ export function findTopologyProblems(options: unknown): string[] {
 
 function shardsProblems(shards: unknown): string[] {
   if (!isObject(shards) || Object.keys(shards).length === 0) {
-    return ['"shards" must name at least one shard, e.g. shards: { s0: { primary: { clientUrl: "postgresql://app@db0:5432/app" } } }'];
+    return [
+      '"shards" must name at least one shard, e.g. shards: { s0: { primary: { clientUrl: "postgresql://app@db0:5432/app" } } }',
+    ];
   }
   const problems: string[] = [];
   const seen = new Map<string, string>();
@@ -41,7 +56,8 @@ function shardsProblems(shards: unknown): string[] {
     for (const key of Object.keys(shard)) {
       if (!SHARD_KEYS.includes(key)) problems.push(`${path} has unknown key "${key}" (allowed: ${list(SHARD_KEYS)})`);
     }
-    if (shard.primary === undefined) problems.push(`${path} has no primary: add primary: { clientUrl } or { host, port, user, password, dbName }`);
+    if (shard.primary === undefined)
+      problems.push(`${path} has no primary: add primary: { clientUrl } or { host, port, user, password, dbName }`);
     else problems.push(...nodeProblems(`${path}.primary`, shard.primary, false, seen));
     if (shard.replicas !== undefined && !Array.isArray(shard.replicas)) {
       problems.push(`${path}.replicas must be an array of nodes`);
@@ -61,12 +77,17 @@ function nodeProblems(path: string, node: unknown, isReplica: boolean, seen: Map
   const allowed = [...(byUrl ? URL_NODE_KEYS : FIELD_NODE_KEYS), ...(isReplica ? ['weight'] : [])];
   for (const key of Object.keys(node)) {
     if (allowed.includes(key)) continue;
-    const hint = byUrl && FIELD_NODE_KEYS.includes(key) ? ' (give either clientUrl or host/port/user/password/dbName, not both)' : ` (allowed: ${list(allowed)})`;
+    const hint =
+      byUrl && FIELD_NODE_KEYS.includes(key)
+        ? ' (give either clientUrl or host/port/user/password/dbName, not both)'
+        : ` (allowed: ${list(allowed)})`;
     problems.push(`${path} has unknown key "${key}"${hint}`);
   }
   if (byUrl) {
     if (typeof node.clientUrl !== 'string' || !nodeAddress({ clientUrl: node.clientUrl })) {
-      problems.push(`${path}.clientUrl is not a postgresql:// URL (expected postgresql://user:password@host:5432/dbname)`);
+      problems.push(
+        `${path}.clientUrl is not a postgresql:// URL (expected postgresql://user:password@host:5432/dbname)`,
+      );
     }
   } else {
     if (typeof node.host !== 'string' || !node.host) problems.push(`${path}.host must be a non-empty string`);
@@ -78,7 +99,10 @@ function nodeProblems(path: string, node: unknown, isReplica: boolean, seen: Map
       if (node[key] !== undefined && typeof node[key] !== 'string') problems.push(`${path}.${key} must be a string`);
     }
   }
-  if (node.weight !== undefined && !(typeof node.weight === 'number' && Number.isFinite(node.weight) && node.weight > 0)) {
+  if (
+    node.weight !== undefined &&
+    !(typeof node.weight === 'number' && Number.isFinite(node.weight) && node.weight > 0)
+  ) {
     problems.push(`${path}.weight must be a positive number`);
   }
   if (problems.length) return problems;
@@ -86,7 +110,10 @@ function nodeProblems(path: string, node: unknown, isReplica: boolean, seen: Map
   if (byUrl && !address.dbName) return [`${path}.clientUrl names no database: end it with /dbname`];
   const key = addressKey(address);
   const other = seen.get(key);
-  if (other) problems.push(`${path} and ${other} are the same node (${describeAddress(address)}): every node must be a distinct server or database`);
+  if (other)
+    problems.push(
+      `${path} and ${other} are the same node (${describeAddress(address)}): every node must be a distinct server or database`,
+    );
   else seen.set(key, path);
   return problems;
 }
