@@ -30,3 +30,40 @@ export { ShardingConfigError } from './errors/sharding-config.error.js';
 export { UnknownNodeError } from './errors/unknown-node.error.js';
 export { ReplicationTimeoutError } from './errors/replication-timeout.error.js';
 export { EmbeddedTopologyError } from './errors/embedded-topology.error.js';
+
+// Routing
+export { ShardedEntityManager } from './context/sharded-entity-manager.js';
+export type { CurrentRoute } from './context/sharded-entity-manager.js';
+export { ShardingService } from './context/sharding.service.js';
+export type { RunOptions, RunTarget } from './context/sharding.service.js';
+export { ShardingInterceptor } from './context/sharding.interceptor.js';
+export { ShardBy } from './decorators/shard-by.decorator.js';
+export { ShardKey } from './decorators/shard-key.decorator.js';
+export { ReadReplica } from './decorators/read-replica.decorator.js';
+export { UsePrimary } from './decorators/use-primary.decorator.js';
+export type { ShardKeySpec } from './decorators/key-extractor.js';
+export { hashStrategy, stableHash32 } from './routing/hash-strategy.js';
+export type { HashStrategy, HashStrategyOptions } from './routing/hash-strategy.js';
+export { rangeStrategy } from './routing/range-strategy.js';
+export type { KeyRange } from './routing/range-strategy.js';
+export { moduloStrategy } from './routing/modulo-strategy.js';
+export { lookupStrategy } from './routing/lookup-strategy.js';
+export type { LookupStrategyOptions } from './routing/lookup-strategy.js';
+export type { ShardStrategy, ShardStrategyOption } from './routing/shard-strategy.js';
+export type { ShardKeyValue } from './routing/shard-key.js';
+export type { ReplicaBalancer, ReadReplicaOptions } from './routing/replica-balancer.js';
+
+// Ids
+export { ShardIdGenerator } from './ids/shard-id-generator.js';
+export type { ShardIdGeneratorOptions } from './ids/shard-id-generator.js';
+export { snowflakeStrategy } from './ids/snowflake-strategy.js';
+export { decodeShardId, DEFAULT_ID_LAYOUT } from './ids/shard-id-layout.js';
+export type { ShardIdLayout, DecodedShardId } from './ids/shard-id-layout.js';
+
+// Routing errors
+export { NoShardContextError } from './errors/no-shard-context.error.js';
+export { ShardKeyMissingError } from './errors/shard-key-missing.error.js';
+export { ReadOnlyContextError } from './errors/read-only-context.error.js';
+export { ShardLockError } from './errors/shard-lock.error.js';
+export { InvalidRouteError } from './errors/invalid-route.error.js';
+export { ShardRoutingError } from './errors/shard-routing.error.js';

@@ -1,3 +1,6 @@
+import type { ShardIdLayout } from '../ids/shard-id-layout.js';
+import type { ReadReplicaOptions } from '../routing/replica-balancer.js';
+import type { ShardStrategyOption } from '../routing/shard-strategy.js';
 import type { ShardingMikroOrmOptions } from '../topology/node-orm.factory.js';
 import type { ShardsConfig } from '../topology/shard-config.js';
 
@@ -13,4 +16,23 @@ export interface ShardingModuleOptions {
    * Connection fields, `replicas`, `driver` and `contextName` are set per node by the module.
    */
   mikroOrm: ShardingMikroOrmOptions;
+  /**
+   * Key → shard: `hashStrategy()`, `rangeStrategy()`, `moduloStrategy()`, `lookupStrategy()`,
+   * `snowflakeStrategy()`, or any function `(key) => shardName`.
+   * @default hashStrategy({ buckets: 1024 })
+   */
+  strategy?: ShardStrategyOption;
+  /** How reads are spread over replicas. @default { balancer: 'round-robin' } */
+  readReplicas?: ReadReplicaOptions;
+  /**
+   * Lock each request (or `run()`) to the first shard it touches: a second shard throws
+   * `ShardLockError`, like Rails' shard selector lock. @default false
+   */
+  lockRequestToOneShard?: boolean;
+  /** Settings of the injectable `ShardIdGenerator`. */
+  ids?: {
+    /** This process's worker id (distinct per process). @default 0 */
+    workerId?: number;
+    layout?: Partial<ShardIdLayout>;
+  };
 }

@@ -1,4 +1,6 @@
-import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { ConfigurableModuleBuilder, type Provider } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { ShardingInterceptor } from '../context/sharding.interceptor.js';
 import type { ShardingModuleOptions } from './sharding-options.interface.js';
 
 export const {
@@ -9,5 +11,15 @@ export const {
 } = new ConfigurableModuleBuilder<ShardingModuleOptions>({ moduleName: 'Sharding' })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createShardingOptions')
-  .setExtras({ isGlobal: true }, (definition, extras) => ({ ...definition, global: extras.isGlobal }))
+  .setExtras({ isGlobal: true, interceptor: true }, (definition, extras): typeof definition => ({
+    ...definition,
+    global: extras.isGlobal,
+    // one routing context per HTTP request / RPC message, app-wide
+    providers: [
+      ...(definition.providers ?? []),
+      ...(extras.interceptor
+        ? [{ provide: APP_INTERCEPTOR, useExisting: ShardingInterceptor } satisfies Provider]
+        : []),
+    ],
+  }))
   .build();

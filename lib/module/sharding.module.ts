@@ -1,12 +1,23 @@
 import { Module } from '@nestjs/common';
+import { ShardedEntityManager } from '../context/sharded-entity-manager.js';
+import { ShardingRuntime } from '../context/sharding-runtime.js';
+import { ShardingInterceptor } from '../context/sharding.interceptor.js';
+import { ShardingService } from '../context/sharding.service.js';
+import { ShardIdGenerator } from '../ids/shard-id-generator.js';
+import { createBalancer } from '../routing/replica-balancer.js';
+import { hashStrategy } from '../routing/hash-strategy.js';
+import { toShardStrategy } from '../routing/shard-strategy.js';
 import { ShardingSchema } from '../schema/sharding-schema.js';
 import { NodeRegistry } from '../topology/node-registry.js';
+import { validateShardingOptions } from './options-validator.js';
 import type { ShardingModuleOptions } from './sharding-options.interface.js';
 import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.module-definition.js';
 
 /**
  * Spreads MikroORM over many PostgreSQL servers: one MikroORM per node (each shard's primary and
- * replicas), reachable through the injectable `NodeRegistry`. Global unless `isGlobal: false`.
+ * replicas), the routing decorators, `ShardedEntityManager`, `ShardingService`, and a global
+ * interceptor opening one routing context per request. Global unless `isGlobal: false`; the
+ * interceptor is left out with `interceptor: false`.
  *
  * @example
  * ShardingModule.forRoot({ shards: { s0: { primary: { clientUrl } } }, mikroOrm: { entities: [User] } })
@@ -17,10 +28,39 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
     {
       provide: NodeRegistry,
       inject: [SHARDING_MODULE_OPTIONS],
-      useFactory: (options: ShardingModuleOptions) => NodeRegistry.create(options),
+      useFactory: (options: ShardingModuleOptions) => {
+        validateShardingOptions(options);
+        return NodeRegistry.create(options);
+      },
     },
+    {
+      provide: ShardingRuntime,
+      inject: [NodeRegistry, SHARDING_MODULE_OPTIONS],
+      useFactory: (registry: NodeRegistry, options: ShardingModuleOptions) => {
+        const runtime = new ShardingRuntime(registry, {
+          strategy: toShardStrategy(options.strategy ?? hashStrategy({ buckets: 1024 })),
+          balancer: createBalancer(options.readReplicas?.balancer),
+          lockRequestToOneShard: options.lockRequestToOneShard ?? false,
+        });
+        runtime.activate();
+        return runtime;
+      },
+    },
+    {
+      provide: ShardIdGenerator,
+      inject: [NodeRegistry, SHARDING_MODULE_OPTIONS],
+      useFactory: (registry: NodeRegistry, options: ShardingModuleOptions) =>
+        new ShardIdGenerator({
+          shards: registry.shardNames,
+          workerId: options.ids?.workerId,
+          layout: options.ids?.layout,
+        }),
+    },
+    ShardedEntityManager,
+    ShardingService,
+    ShardingInterceptor,
     ShardingSchema,
   ],
-  exports: [NodeRegistry, ShardingSchema],
+  exports: [NodeRegistry, ShardedEntityManager, ShardingService, ShardingInterceptor, ShardIdGenerator, ShardingSchema],
 })
 export class ShardingModule extends ConfigurableShardingModule {}

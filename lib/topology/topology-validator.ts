@@ -1,6 +1,5 @@
 import { addressKey, describeAddress, nodeAddress } from './node-address.js';
 
-const TOP_LEVEL_KEYS = ['shards', 'mikroOrm'];
 const URL_NODE_KEYS = ['clientUrl'];
 const FIELD_NODE_KEYS = ['host', 'port', 'user', 'password', 'dbName'];
 const SHARD_KEYS = ['primary', 'replicas'];
@@ -24,18 +23,13 @@ const isObject = (value: unknown): value is Json =>
 const list = (keys: readonly string[]) => keys.join(', ');
 
 /**
- * Checks `ShardingModule` options and returns **every** problem (empty when valid). Messages name
+ * Checks the `shards` and `mikroOrm` options and returns **every** problem (empty when valid). Messages name
  * the option path and how to fix it, and never include a password or a raw connection URL.
  */
 export function findTopologyProblems(options: unknown): string[] {
   if (!isObject(options))
     return ['the options must be an object: { shards: { s0: { primary: { clientUrl } } }, mikroOrm: { entities } }'];
-  const problems: string[] = [];
-  for (const key of Object.keys(options)) {
-    if (!TOP_LEVEL_KEYS.includes(key)) problems.push(`unknown option "${key}" (allowed: ${list(TOP_LEVEL_KEYS)})`);
-  }
-  problems.push(...shardsProblems(options.shards), ...mikroOrmProblems(options.mikroOrm));
-  return problems;
+  return [...shardsProblems(options.shards), ...mikroOrmProblems(options.mikroOrm)];
 }
 
 function shardsProblems(shards: unknown): string[] {

@@ -1,0 +1,32 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { ShardNode } from '../topology/shard-node.js';
+import type { ShardingRuntime } from './sharding-runtime.js';
+
+/**
+ * State shared by every routed call of one request (or one `ShardingService.run`, or one top-level
+ * decorated call): the forks per node, so nested calls on a node join one identity map and unit of
+ * work; the shards written, so later replica reads go to the primary; the shard lock.
+ */
+export class RequestScope {
+  readonly forks = new Map<string, EntityManager>();
+  readonly written = new Set<string>();
+  lockedShard: string | undefined;
+
+  constructor(
+    readonly runtime: ShardingRuntime,
+    readonly lockToOneShard: boolean,
+  ) {}
+}
+
+/** The routed call being executed: what `ShardedEntityManager` acts on. */
+export interface CallFrame {
+  readonly scope: RequestScope;
+  /** `UsersService.findOne`, for error messages. */
+  readonly caller: string;
+  /** Absent on the root frame opened by the interceptor. */
+  readonly shard?: string;
+  readonly node?: ShardNode;
+  readonly em?: EntityManager;
+  /** Inside `@ReadReplica()` / a read-only run: writes are refused. */
+  readonly readOnly: boolean;
+}

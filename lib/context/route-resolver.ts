@@ -1,0 +1,116 @@
+import { TransactionContext } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { NoShardContextError } from '../errors/no-shard-context.error.js';
+import { ShardKeyMissingError } from '../errors/shard-key-missing.error.js';
+import { ShardLockError } from '../errors/shard-lock.error.js';
+import { canonicalKey, showKey, type ShardKeyValue } from '../routing/shard-key.js';
+import type { ShardNode } from '../topology/shard-node.js';
+import { currentFrame } from './context-store.js';
+import type { CallFrame, RequestScope } from './request-scope.js';
+import { ShardingRuntime } from './sharding-runtime.js';
+
+/** Where a routed call wants to run. */
+export interface RouteSpec {
+  /** `UsersService.findOne` */
+  caller: string;
+  /** The shard, given directly (ShardingService.run({ shard })). */
+  shard?: string;
+  /** The shard key, read from the arguments; `keyLabel` names it in errors. */
+  key?: () => unknown;
+  keyLabel?: string;
+  /** primary: writes and `@UsePrimary`; replica: `@ReadReplica` / read-only runs. */
+  target: 'primary' | 'replica';
+  /** Lock the scope this call opens to its shard. */
+  lockShard?: boolean;
+}
+
+/**
+ * Chooses the node of a routed call and builds its frame:
+ * - shard: from the key through the strategy, else the enclosing call's shard, else the only shard;
+ * - inside a transaction on that shard: the transaction's EntityManager (its primary);
+ * - replica reads: the enclosing call's node when it is on this shard (join), the primary once the
+ *   scope wrote to the shard, else a replica chosen by the balancer (the primary if there is none);
+ * - the fork is the scope's fork on that node, so nested calls on one node share it.
+ */
+export async function resolveFrame(spec: RouteSpec, hostRuntime?: ShardingRuntime): Promise<CallFrame> {
+  const parent = currentFrame();
+  const runtime = parent?.scope.runtime ?? hostRuntime ?? soleLiveRuntime(spec.caller);
+  const scope = parent?.scope ?? runtime.newScope(spec.lockShard);
+  const shard = await chooseShard(spec, runtime, parent);
+  lock(scope, shard, spec.caller);
+  const readOnly = spec.target === 'replica';
+  const { primary } = runtime.registry.shard(shard);
+
+  const transaction = TransactionContext.getEntityManager(primary.orm.em.name) as EntityManager | undefined;
+  if (transaction) return { scope, caller: spec.caller, shard, node: primary, em: transaction, readOnly };
+
+  const node = chooseNode(spec, runtime, scope, shard, parent, primary);
+  return { scope, caller: spec.caller, shard, node, em: runtime.forkFor(scope, node), readOnly };
+}
+
+async function chooseShard(spec: RouteSpec, runtime: ShardingRuntime, parent: CallFrame | undefined): Promise<string> {
+  if (spec.shard !== undefined) {
+    runtime.registry.shard(spec.shard); // UnknownNodeError for a name that is not configured
+    return spec.shard;
+  }
+  if (spec.key) {
+    const key = spec.key();
+    if (canonicalKey(key) === undefined) {
+      throw new ShardKeyMissingError(
+        `${spec.caller}: shard key ${spec.keyLabel ?? ''} is ${describeBadKey(key)}. ` +
+          'A routed call needs a non-empty string, a number or a bigint; it is never sent to a default shard. ' +
+          'Pass the key, or fix the @ShardBy/@ShardKey path.',
+      );
+    }
+    return runtime.shardFor(key as ShardKeyValue);
+  }
+  if (parent?.shard) return parent.shard;
+  if (runtime.shardNames.length === 1) return runtime.shardNames[0];
+  throw new ShardKeyMissingError(
+    `${spec.caller} has no shard key and runs outside any routed call, with ${runtime.shardNames.length} shards configured. ` +
+      "Add @ShardBy('<key parameter>') (or @ShardKey() on the parameter), call it from a routed method, or use shardingService.run({ shard }, fn).",
+  );
+}
+
+function chooseNode(
+  spec: RouteSpec,
+  runtime: ShardingRuntime,
+  scope: RequestScope,
+  shard: string,
+  parent: CallFrame | undefined,
+  primary: ShardNode,
+): ShardNode {
+  if (spec.target === 'primary') return primary;
+  if (parent?.shard === shard && parent.node) return parent.node; // join the enclosing call's node
+  if (scope.written.has(shard)) return primary; // read-your-writes within the request
+  return runtime.pickReplica(shard) ?? primary;
+}
+
+function lock(scope: RequestScope, shard: string, caller: string): void {
+  if (!scope.lockToOneShard) return;
+  scope.lockedShard ??= shard;
+  if (scope.lockedShard !== shard) {
+    throw new ShardLockError(
+      `${caller} wants shard "${shard}", but this request is locked to shard "${scope.lockedShard}". ` +
+        'Keep one request on one shard, or turn off lockRequestToOneShard for it (use CrossShardQuery for reads across shards).',
+    );
+  }
+}
+
+function soleLiveRuntime(caller: string): ShardingRuntime {
+  const live = [...ShardingRuntime.live];
+  if (live.length === 1) return live[0];
+  throw new NoShardContextError(
+    live.length === 0
+      ? `${caller} is a routed call, but no ShardingModule is running: import ShardingModule.forRoot(...) and start the application.`
+      : `${caller} runs outside any request while ${live.length} ShardingModule applications are running, so its module is ambiguous. ` +
+          'Inject ShardedEntityManager or ShardingService into its class, or call it inside shardingService.run(...).',
+  );
+}
+
+function describeBadKey(key: unknown): string {
+  if (key === undefined || key === null) return `missing (${key})`;
+  if (typeof key === 'string') return 'an empty string';
+  if (typeof key === 'number') return `not a finite number (${key})`;
+  return `of the wrong type (${showKey(key)})`;
+}

@@ -1,0 +1,129 @@
+import { TransactionContext } from '@mikro-orm/core';
+import { EntityManager } from '@mikro-orm/postgresql';
+import { Injectable } from '@nestjs/common';
+import { NoShardContextError } from '../errors/no-shard-context.error.js';
+import { ReadOnlyContextError } from '../errors/read-only-context.error.js';
+import { currentFrame } from './context-store.js';
+import type { CallFrame } from './request-scope.js';
+import { ShardingRuntime } from './sharding-runtime.js';
+
+/** Methods that write or open a transaction: refused inside `@ReadReplica()` before reaching a server. */
+const REFUSED_WHEN_READ_ONLY = new Set([
+  'flush',
+  'persist',
+  'remove',
+  'insert',
+  'insertMany',
+  'nativeUpdate',
+  'nativeDelete',
+  'upsert',
+  'upsertMany',
+  'transactional',
+  'begin',
+  'commit',
+  'lock',
+]);
+/** Writes that bypass the unit of work (flushes are seen by the runtime's flush listener). */
+const DIRECT_WRITES = new Set([
+  'insert',
+  'insertMany',
+  'nativeUpdate',
+  'nativeDelete',
+  'upsert',
+  'upsertMany',
+  'execute',
+]);
+const READING_SQL = /^\s*(select|show|explain|values)\b/i;
+
+const EM_MEMBERS = new Set<string>();
+for (let proto = EntityManager.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+  for (const name of Object.getOwnPropertyNames(proto)) EM_MEMBERS.add(name);
+}
+
+export const SHARDING_RUNTIME = Symbol('nestjs-mikro-orm-sharding:runtime');
+
+/** Where the current call runs, as seen from `ShardedEntityManager.currentRoute()`. */
+export interface CurrentRoute {
+  shard: string;
+  /** `s0/primary`, `s0/replica-1`, ... */
+  node: string;
+  role: 'primary' | 'replica';
+  readOnly: boolean;
+  inTransaction: boolean;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface ShardedEntityManager extends EntityManager {}
+
+/**
+ * Inject it instead of MikroORM's `EntityManager`: every member acts on the EntityManager fork of the
+ * node chosen for the current routed call (`@ShardBy`, `@ReadReplica`, `@UsePrimary`,
+ * `ShardingService.run`), and inside `em.transactional()` on that transaction. Used outside a routed
+ * call it throws `NoShardContextError`; a write inside `@ReadReplica()` throws `ReadOnlyContextError`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+@Injectable()
+export class ShardedEntityManager {
+  declare readonly [SHARDING_RUNTIME]: ShardingRuntime;
+
+  constructor(runtime: ShardingRuntime) {
+    Object.defineProperty(this, SHARDING_RUNTIME, { value: runtime });
+    return new Proxy(this, { get: forwardToCurrentFork, set: refuseAssignment });
+  }
+
+  /** The current call's shard and node, or undefined outside a routed call. */
+  currentRoute(): CurrentRoute | undefined {
+    const frame = currentFrame();
+    if (!frame?.em || !frame.node || !frame.shard) return undefined;
+    const em = activeEm(frame.em);
+    return {
+      shard: frame.shard,
+      node: frame.node.id,
+      role: frame.node.role,
+      readOnly: frame.readOnly,
+      inTransaction: em.isInTransaction(),
+    };
+  }
+}
+
+function activeEm(em: EntityManager): EntityManager {
+  return (TransactionContext.getEntityManager(em.name) as EntityManager | undefined) ?? em;
+}
+
+function forwardToCurrentFork(target: ShardedEntityManager, prop: string | symbol, receiver: unknown): unknown {
+  if (typeof prop === 'symbol' || prop === 'currentRoute') return Reflect.get(target, prop, receiver);
+  const frame = currentFrame();
+  if (!frame?.em) {
+    if (EM_MEMBERS.has(prop)) throw NoShardContextError.forMember(prop);
+    return Reflect.get(target, prop, receiver); // e.g. Nest probing for lifecycle hooks, or `then`
+  }
+  if (frame.readOnly && REFUSED_WHEN_READ_ONLY.has(prop)) return refuse(frame, prop);
+  const em = activeEm(frame.em);
+  const value = (em as unknown as Record<string, unknown>)[prop];
+  if (typeof value !== 'function') return value;
+  if (DIRECT_WRITES.has(prop)) return markingWrite(frame, prop, value as (...args: unknown[]) => unknown, em);
+  return value.bind(em);
+}
+
+function markingWrite(frame: CallFrame, prop: string, method: (...args: unknown[]) => unknown, em: EntityManager) {
+  return (...args: unknown[]) => {
+    const reads = prop === 'execute' && typeof args[0] === 'string' && READING_SQL.test(args[0]);
+    if (!reads && frame.shard) frame.scope.written.add(frame.shard);
+    return method.apply(em, args);
+  };
+}
+
+function refuse(frame: CallFrame, prop: string): () => never {
+  return () => {
+    throw new ReadOnlyContextError(
+      `${frame.caller} called em.${prop}() inside @ReadReplica() (node ${frame.node?.id}); nothing was sent. ` +
+        'Writes and transactions belong to a method without @ReadReplica() (it runs on the primary), or mark this one @UsePrimary().',
+    );
+  };
+}
+
+function refuseAssignment(_target: ShardedEntityManager, prop: string | symbol): boolean {
+  throw new TypeError(
+    `ShardedEntityManager.${String(prop)} cannot be assigned: it forwards to the current call's EntityManager.`,
+  );
+}

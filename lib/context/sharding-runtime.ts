@@ -1,0 +1,102 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { FlushMode, type FlushEventArgs } from '@mikro-orm/core';
+import { ReadOnlyContextError } from '../errors/read-only-context.error.js';
+import type { ReplicaBalancer } from '../routing/replica-balancer.js';
+import type { ShardKeyValue } from '../routing/shard-key.js';
+import { resolveShard, type ShardStrategy } from '../routing/shard-strategy.js';
+import type { NodeRegistry } from '../topology/node-registry.js';
+import type { ShardNode } from '../topology/shard-node.js';
+import { currentFrame } from './context-store.js';
+import { RequestScope } from './request-scope.js';
+
+/** Settings the runtime routes with (from the module options, defaults applied). */
+export interface RuntimeSettings {
+  strategy: ShardStrategy;
+  balancer: ReplicaBalancer;
+  lockRequestToOneShard: boolean;
+}
+
+const hasChanges = ({ uow }: FlushEventArgs) =>
+  uow.getChangeSets().length > 0 || uow.getCollectionUpdates().length > 0 || uow.getExtraUpdates().size > 0;
+
+/**
+ * What routed calls need from one configured module: its nodes, strategy and balancer. Decorators
+ * find it through the request context (or the instance's injected `ShardedEntityManager` /
+ * `ShardingService`), never through a DI lookup at class-definition time.
+ */
+export class ShardingRuntime {
+  /** Runtimes of the applications alive in this process; cleared on shutdown. */
+  static readonly live = new Set<ShardingRuntime>();
+
+  constructor(
+    readonly registry: NodeRegistry,
+    readonly settings: RuntimeSettings,
+  ) {
+    for (const node of registry.nodes) this.watchFlushes(node);
+  }
+
+  activate(): void {
+    ShardingRuntime.live.add(this);
+  }
+
+  deactivate(): void {
+    ShardingRuntime.live.delete(this);
+  }
+
+  /** Nest lifecycle hook: a closed application no longer routes. */
+  onApplicationShutdown(): void {
+    this.deactivate();
+  }
+
+  get shardNames(): string[] {
+    return this.registry.shardNames;
+  }
+
+  newScope(lockToOneShard = this.settings.lockRequestToOneShard): RequestScope {
+    return new RequestScope(this, lockToOneShard);
+  }
+
+  /** The shard the strategy gives a key (checked to be a configured shard). */
+  shardFor(key: ShardKeyValue): Promise<string> {
+    return resolveShard(this.settings.strategy, key, this.registry.shardNames);
+  }
+
+  /** A replica of the shard chosen by the balancer, or undefined when the shard has none. */
+  pickReplica(shard: string): ShardNode | undefined {
+    const { replicas } = this.registry.shard(shard);
+    return replicas.length ? this.settings.balancer(replicas, shard) : undefined;
+  }
+
+  /** The scope's fork on a node: made once, then joined by every call on that node. */
+  forkFor(scope: RequestScope, node: ShardNode): EntityManager {
+    let em = scope.forks.get(node.id);
+    if (!em) {
+      em = node.fork();
+      // Reads from a replica never auto-flush: a dirty entity must not become an UPDATE on a standby.
+      if (node.role === 'replica') em.setFlushMode(FlushMode.COMMIT);
+      scope.forks.set(node.id, em);
+    }
+    return em;
+  }
+
+  /**
+   * Primaries: a flush with changes marks the shard written in the current scope, so later replica
+   * reads there go to the primary (read-your-writes within a request), whichever EntityManager flushed.
+   * Replicas: a flush with changes is refused before any SQL is sent.
+   */
+  private watchFlushes(node: ShardNode): void {
+    node.orm.em.getEventManager().registerSubscriber({
+      onFlush: (args: FlushEventArgs) => {
+        if (!hasChanges(args)) return;
+        if (node.role === 'primary') {
+          currentFrame()?.scope.written.add(node.shard);
+          return;
+        }
+        throw new ReadOnlyContextError(
+          `${currentFrame()?.caller ?? 'A flush'} tried to write on read replica ${node.id} (${node.address}). ` +
+            'Writes go to the primary: remove @ReadReplica() from the method that writes, or call a @ShardBy/@UsePrimary method for the write.',
+        );
+      },
+    });
+  }
+}

@@ -1,0 +1,118 @@
+import { currentFrame, runInFrame } from '../context/context-store.js';
+import { resolveFrame } from '../context/route-resolver.js';
+import { SHARDING_RUNTIME } from '../context/sharded-entity-manager.js';
+import type { ShardingRuntime } from '../context/sharding-runtime.js';
+import { InvalidRouteError } from '../errors/invalid-route.error.js';
+import { readPath, type KeyExtractor } from './key-extractor.js';
+
+type Method = ((...args: unknown[]) => unknown) & { [ROUTE]?: RouteState };
+
+/** What the routing decorators on one method asked for. */
+export interface RouteState {
+  readonly original: Method;
+  /** `UsersService.findOne` */
+  readonly caller: string;
+  key?: KeyExtractor;
+  /** `@ShardBy` or `@ShardKey`, for conflict messages. */
+  keyBy?: string;
+  target?: 'primary' | 'replica';
+  targetBy?: string;
+}
+
+const ROUTE = Symbol('nestjs-mikro-orm-sharding:route');
+/** `@ShardKey()` marks: method name → parameter index and path, stored on the prototype. */
+export const SHARD_KEY_PARAMS = Symbol('nestjs-mikro-orm-sharding:shard-key-params');
+
+type Prototype = object & { [SHARD_KEY_PARAMS]?: Map<string | symbol, { index: number; path: string[] }> };
+
+/**
+ * Applies one routing decorator. The method is wrapped once, however many routing decorators it has;
+ * the wrapper keeps the original's name and every reflect-metadata entry (Nest route, guard and other
+ * libraries' metadata), and at call time resolves the node and runs the original in that node's frame.
+ * Problems (a key naming no parameter, a sync method, contradicting decorators) throw
+ * `InvalidRouteError` here, when the class is defined — so the application fails at start.
+ */
+export function applyRoute(
+  decorator: string,
+  prototype: object,
+  propertyKey: string | symbol,
+  descriptor: PropertyDescriptor,
+  change: (state: RouteState) => void,
+): PropertyDescriptor {
+  const caller = `${prototype.constructor.name}.${String(propertyKey)}`;
+  const current = descriptor.value as Method | undefined;
+  if (typeof current !== 'function') throw new InvalidRouteError(`${caller}: ${decorator} decorates methods only.`);
+  const wrapper = current[ROUTE] ? current : wrap(current, prototype, propertyKey, caller);
+  const state = wrapper[ROUTE]!;
+  change(state);
+  const marked = (prototype as Prototype)[SHARD_KEY_PARAMS]?.get(propertyKey);
+  if (marked && state.keyBy !== '@ShardKey') {
+    if (state.key)
+      throw new InvalidRouteError(`${caller}: use either @ShardBy(key) or @ShardKey() on a parameter, not both.`);
+    const { index, path } = marked;
+    state.key = {
+      label: `(@ShardKey argument ${index}${path.length ? `, '${path.join('.')}'` : ''})`,
+      extract: (args) => readPath(args[index], path),
+    };
+    state.keyBy = '@ShardKey';
+  }
+  descriptor.value = wrapper;
+  return descriptor;
+}
+
+/** Records a target (primary or replica) once; a second, different one is a contradiction. */
+export function setTarget(state: RouteState, target: 'primary' | 'replica', decorator: string): void {
+  if (state.targetBy && state.targetBy !== decorator) {
+    throw new InvalidRouteError(`${state.caller}: ${state.targetBy} and ${decorator} contradict each other; keep one.`);
+  }
+  state.target = target;
+  state.targetBy = decorator;
+}
+
+function wrap(original: Method, prototype: object, propertyKey: string | symbol, caller: string): Method {
+  rejectSync(original, prototype, propertyKey, caller);
+  const state: RouteState = { original, caller };
+  const name = original.name;
+  const wrapper = {
+    async [name](this: unknown, ...args: unknown[]) {
+      const key = state.key;
+      const frame = await resolveFrame(
+        { caller, key: key && (() => key.extract(args)), keyLabel: key?.label, target: state.target ?? 'primary' },
+        currentFrame() ? undefined : hostRuntime(this),
+      );
+      return runInFrame(frame, () => original.apply(this, args));
+    },
+  }[name] as Method;
+  for (const metadataKey of Reflect.getOwnMetadataKeys?.(original) ?? []) {
+    Reflect.defineMetadata(metadataKey, Reflect.getOwnMetadata(metadataKey, original), wrapper);
+  }
+  Object.defineProperty(wrapper, ROUTE, { value: state });
+  return wrapper;
+}
+
+function rejectSync(original: Method, prototype: object, propertyKey: string | symbol, caller: string): void {
+  if (original.constructor.name === 'AsyncFunction') return;
+  const returns = Reflect.getMetadata?.('design:returntype', prototype, propertyKey) as { name?: string } | undefined;
+  if (returns === undefined || returns === Promise) return; // undeclared: may return a Promise
+  throw new InvalidRouteError(
+    `${caller} is synchronous (declared to return ${returns?.name ?? String(returns)}), but a routed method runs after ` +
+      'its shard is resolved, so it always returns a Promise. Make it async (or declare it to return a Promise).',
+  );
+}
+
+const hosts = new WeakMap<object, ShardingRuntime | null>();
+
+/** The runtime of a ShardedEntityManager or ShardingService injected into the decorated instance. */
+function hostRuntime(instance: unknown): ShardingRuntime | undefined {
+  if (typeof instance !== 'object' || instance === null) return undefined;
+  let runtime = hosts.get(instance);
+  if (runtime === undefined) {
+    runtime = null;
+    for (const value of Object.values(instance)) {
+      const found = (value as { [SHARDING_RUNTIME]?: ShardingRuntime } | null)?.[SHARDING_RUNTIME];
+      if (found) runtime = found;
+    }
+    hosts.set(instance, runtime);
+  }
+  return runtime ?? undefined;
+}

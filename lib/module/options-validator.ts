@@ -1,0 +1,54 @@
+import { ShardingConfigError } from '../errors/sharding-config.error.js';
+import { ShardIdGenerator } from '../ids/shard-id-generator.js';
+import { toShardStrategy } from '../routing/shard-strategy.js';
+import { findTopologyProblems } from '../topology/topology-validator.js';
+import type { ShardingModuleOptions } from './sharding-options.interface.js';
+
+const OPTION_KEYS = ['shards', 'mikroOrm', 'strategy', 'readReplicas', 'lockRequestToOneShard', 'ids'];
+const BALANCERS = ['round-robin'];
+
+/** Validates every module option at once; throws one `ShardingConfigError` listing all problems. */
+export function validateShardingOptions(options: ShardingModuleOptions): void {
+  const problems = findTopologyProblems(options);
+  if (typeof options === 'object' && options !== null) {
+    for (const key of Object.keys(options)) {
+      if (!OPTION_KEYS.includes(key)) problems.unshift(`unknown option "${key}" (allowed: ${OPTION_KEYS.join(', ')})`);
+    }
+    problems.push(...strategyProblems(options), ...replicaProblems(options), ...idProblems(options));
+  }
+  if (problems.length) throw new ShardingConfigError(problems);
+}
+
+function strategyProblems({ strategy, shards }: ShardingModuleOptions): string[] {
+  if (strategy === undefined) return [];
+  if (typeof strategy !== 'function' && typeof (strategy as { shardFor?: unknown })?.shardFor !== 'function') {
+    return [
+      'strategy must be a strategy (hashStrategy(), rangeStrategy([...]), ...) or a function (key) => shard name',
+    ];
+  }
+  try {
+    toShardStrategy(strategy).validate?.(Object.keys(shards ?? {}));
+    return [];
+  } catch (error) {
+    return [`strategy: ${(error as Error).message}`];
+  }
+}
+
+function replicaProblems({ readReplicas }: ShardingModuleOptions): string[] {
+  if (readReplicas === undefined) return [];
+  const balancer = readReplicas?.balancer;
+  if (balancer === undefined || typeof balancer === 'function' || BALANCERS.includes(balancer)) return [];
+  return [
+    `readReplicas.balancer must be one of ${BALANCERS.join(', ')} or a function (replicas, shard) => replica (got ${JSON.stringify(balancer)})`,
+  ];
+}
+
+function idProblems({ ids, shards }: ShardingModuleOptions): string[] {
+  if (ids === undefined) return [];
+  try {
+    new ShardIdGenerator({ shards: Object.keys(shards ?? {}), workerId: ids.workerId, layout: ids.layout });
+    return [];
+  } catch (error) {
+    return [`ids: ${(error as Error).message}`];
+  }
+}
