@@ -28,8 +28,8 @@ export interface RouteSpec {
  * Chooses the node of a routed call and builds its frame:
  * - shard: from the key through the strategy, else the enclosing call's shard, else the only shard;
  * - inside a transaction on that shard: the transaction's EntityManager (its primary);
- * - replica reads: the enclosing call's node when it is on this shard (join), the primary once the
- *   scope wrote to the shard, else a replica chosen by the balancer (the primary if there is none);
+ * - replica reads: the primary once the scope wrote to the shard, else the enclosing call's node when
+ *   it is on this shard (join), else a replica chosen by the balancer (the primary if there is none);
  * - the fork is the scope's fork on that node, so nested calls on one node share it.
  */
 export async function resolveFrame(spec: RouteSpec, hostRuntime?: ShardingRuntime): Promise<CallFrame> {
@@ -81,8 +81,8 @@ function chooseNode(
   primary: ShardNode,
 ): ShardNode {
   if (spec.target === 'primary') return primary;
-  if (parent?.shard === shard && parent.node) return parent.node; // join the enclosing call's node
   if (scope.written.has(shard)) return primary; // read-your-writes within the request
+  if (parent?.shard === shard && parent.node) return parent.node; // join the enclosing call's node
   return runtime.pickReplica(shard) ?? primary;
 }
 

@@ -52,7 +52,8 @@ export interface CurrentRoute {
   inTransaction: boolean;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+// The class is a Proxy to the current fork: it has every EntityManager member (declaration merging).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
 export interface ShardedEntityManager extends EntityManager {}
 
 /**
@@ -61,8 +62,8 @@ export interface ShardedEntityManager extends EntityManager {}
  * `ShardingService.run`), and inside `em.transactional()` on that transaction. Used outside a routed
  * call it throws `NoShardContextError`; a write inside `@ReadReplica()` throws `ReadOnlyContextError`.
  */
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 @Injectable()
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class ShardedEntityManager {
   declare readonly [SHARDING_RUNTIME]: ShardingRuntime;
 

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import type { ShardKeyValue } from '../routing/shard-key.js';
-import { runInFrame } from './context-store.js';
+import { currentFrame, runInFrame } from './context-store.js';
 import { resolveFrame } from './route-resolver.js';
 import { SHARDING_RUNTIME } from './sharded-entity-manager.js';
 import { ShardingRuntime } from './sharding-runtime.js';
@@ -56,6 +56,22 @@ export class ShardingService {
       this[SHARDING_RUNTIME],
     );
     return runInFrame(frame, () => fn(frame.em!));
+  }
+
+  /**
+   * Opens a routing context without choosing a shard — what the interceptor does for each HTTP
+   * request — so a job's routed calls share forks, the written-shards memory and the shard lock.
+   * Inside an open context it just runs `fn`.
+   */
+  withContext<T>(fn: () => T | Promise<T>, options: { lockShard?: boolean } = {}): Promise<T> {
+    const runtime = this[SHARDING_RUNTIME];
+    if (currentFrame()) return Promise.resolve().then(fn);
+    const frame = {
+      scope: runtime.newScope(options.lockShard),
+      caller: 'ShardingService.withContext',
+      readOnly: false,
+    };
+    return runInFrame(frame, async () => fn());
   }
 
   /**
