@@ -1,9 +1,11 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { ShardingModule, type ShardsConfig } from '../lib/index.js';
+import { ShardingModule, snowflakeStrategy, type ShardsConfig } from '../lib/index.js';
 import { SchemaSetup } from './schema-setup.js';
 import { TopologyController } from './topology/topology.controller.js';
 import { Order } from './users/order.entity.js';
 import { User } from './users/user.entity.js';
+import { UsersController } from './users/users.controller.js';
+import { UsersService } from './users/users.service.js';
 
 /** The sample application, on whatever topology it is given. */
 @Module({})
@@ -11,9 +13,16 @@ export class AppModule {
   static forShards(shards: ShardsConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [ShardingModule.forRoot({ shards, mikroOrm: { entities: [User, Order] } })],
-      controllers: [TopologyController],
-      providers: [SchemaSetup],
+      imports: [
+        ShardingModule.forRoot({
+          shards,
+          mikroOrm: { entities: [User, Order] },
+          // user and order ids embed their shard: routing by id needs no lookup
+          strategy: snowflakeStrategy(),
+        }),
+      ],
+      controllers: [TopologyController, UsersController],
+      providers: [SchemaSetup, UsersService],
     };
   }
 }

@@ -2,6 +2,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { decodeShardId, NodeRegistry, waitForReplicas } from '../lib/index.js';
 import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
 import { bootstrap, type RunningSampleApp } from '../sample-app/bootstrap.js';
 
@@ -48,6 +49,55 @@ describe('sample app over HTTP', () => {
         });
       }
       expect(response.text).not.toContain(topology.server('s0').connection.password!);
+    });
+
+    it('users and orders: writes on the id’s shard primary, reads from its replica, orders beside their user', async () => {
+      const registry = running.app.get(NodeRegistry);
+      const created: { id: string; shard: string }[] = [];
+      for (let i = 0; i < 4; i++) {
+        const response = await request(running.url)
+          .post('/users')
+          .send({ email: `u${i}@example.com`, name: `User ${i}` })
+          .expect(201);
+        const id = response.body.data.id as string;
+        const shard = registry.shardNames[decodeShardId(id).shardIndex];
+        expect(response.body.servedBy).toMatchObject({ shard, node: `${shard}/primary`, role: 'primary' });
+        expect(response.headers['x-served-by']).toBe(`${shard}/primary`);
+        expect(await topology.server(shard).query('select name from users where id = $1', [id])).toEqual([
+          { name: `User ${i}` },
+        ]);
+        created.push({ id, shard });
+      }
+      expect(new Set(created.map((c) => c.shard))).toEqual(new Set(['s0', 's1'])); // new users are spread
+
+      const { id, shard } = created[0];
+      const other = shard === 's0' ? 's1' : 's0';
+      expect(await topology.server(other).query('select id from users where id = $1', [id])).toEqual([]);
+
+      await request(running.url).patch(`/users/${id}`).send({ name: 'Renamed' }).expect(200);
+      const order = await request(running.url).post(`/users/${id}/orders`).send({ totalCents: 1250 }).expect(201);
+      expect(order.body.servedBy.node).toBe(`${shard}/primary`);
+      expect(decodeShardId(order.body.data.id).shardIndex).toBe(decodeShardId(id).shardIndex);
+      expect(await topology.server(shard).query('select total_cents from orders where user_id = $1', [id])).toEqual([
+        { total_cents: 1250 },
+      ]);
+
+      await waitForReplicas(registry);
+      const read = await request(running.url).get(`/users/${id}`).expect(200);
+      expect(read.body).toMatchObject({
+        data: { id, name: 'Renamed' },
+        servedBy: { node: `${shard}/replica-1`, role: 'replica' },
+      });
+      const orders = await request(running.url).get(`/users/${id}/orders`).expect(200);
+      expect(orders.headers['x-served-by']).toBe(`${shard}/replica-1`);
+      expect(orders.body.data).toEqual([expect.objectContaining({ id: order.body.data.id, totalCents: 1250 })]);
+    });
+
+    it('answers 404 for an unknown user and 400 for a malformed id or body', async () => {
+      await request(running.url).get('/users/1').expect(404);
+      await request(running.url).get('/users/abc').expect(400);
+      await request(running.url).post('/users').send({ name: 'no email' }).expect(400);
+      await request(running.url).post('/users/1/orders').send({ totalCents: 'ten' }).expect(400);
     });
 
     it('created the schema on every primary, and the replicas have it', async () => {

@@ -1,0 +1,84 @@
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  NotFoundException,
+  Param,
+  Patch,
+  Post,
+  Res,
+  BadRequestException,
+} from '@nestjs/common';
+import type { Order } from './order.entity.js';
+import type { User } from './user.entity.js';
+import { UsersService, type CreateUserDto, type Served } from './users.service.js';
+
+/** The minimal response surface both Express and Fastify replies offer. */
+interface HeaderSink {
+  header(name: string, value: string): unknown;
+}
+
+const ID = /^\d{1,20}$/;
+
+/**
+ * Users and orders over HTTP. Every response says which node served it: the `x-served-by` header
+ * (`s0/replica-1`) and a `servedBy` field with shard, node and role.
+ */
+@Controller('users')
+export class UsersController {
+  constructor(private readonly users: UsersService) {}
+
+  @Post()
+  async create(@Body() body: Partial<CreateUserDto>, @Res({ passthrough: true }) res: HeaderSink) {
+    if (typeof body?.email !== 'string' || typeof body?.name !== 'string') {
+      throw new BadRequestException('Send { "email": string, "name": string }.');
+    }
+    return reply(res, await this.users.create({ email: body.email, name: body.name }));
+  }
+
+  @Get(':id')
+  async findOne(@Param('id') id: string, @Res({ passthrough: true }) res: HeaderSink) {
+    return reply(res, found(await this.users.findOne(checkId(id)), 'user', id));
+  }
+
+  @Patch(':id')
+  async update(
+    @Param('id') id: string,
+    @Body() body: Partial<CreateUserDto>,
+    @Res({ passthrough: true }) res: HeaderSink,
+  ) {
+    return reply(res, found(await this.users.update(checkId(id), body ?? {}), 'user', id));
+  }
+
+  @Post(':id/orders')
+  @HttpCode(201)
+  async addOrder(
+    @Param('id') id: string,
+    @Body() body: { totalCents?: unknown },
+    @Res({ passthrough: true }) res: HeaderSink,
+  ) {
+    if (!Number.isInteger(body?.totalCents)) throw new BadRequestException('Send { "totalCents": integer }.');
+    return reply(res, found(await this.users.addOrder(checkId(id), body.totalCents as number), 'user', id));
+  }
+
+  @Get(':id/orders')
+  async orders(@Param('id') id: string, @Res({ passthrough: true }) res: HeaderSink) {
+    return reply(res, found(await this.users.orders(checkId(id)), 'user', id));
+  }
+}
+
+function checkId(id: string): string {
+  if (!ID.test(id)) throw new BadRequestException(`"${id.slice(0, 40)}" is not a user id (a decimal 64-bit integer).`);
+  return id;
+}
+
+function found<T>(served: Served<T | null>, what: string, id: string): Served<T> {
+  if (served.data === null) throw new NotFoundException(`No ${what} ${id}.`);
+  return served as Served<T>;
+}
+
+function reply<T extends User | Order | Order[]>(res: HeaderSink, served: Served<T>) {
+  res.header('x-served-by', served.servedBy.node);
+  return served;
+}
