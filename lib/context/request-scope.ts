@@ -8,14 +8,31 @@ import type { ShardingRuntime } from './sharding-runtime.js';
  * work; the shards written, so later replica reads go to the primary; the shard lock.
  */
 export class RequestScope {
-  readonly forks = new Map<string, EntityManager>();
-  readonly written = new Set<string>();
+  // created on first use: most scopes hold one fork and write nowhere
+  private forks: Map<string, EntityManager> | undefined;
+  private written: Set<string> | undefined;
   lockedShard: string | undefined;
 
   constructor(
     readonly runtime: ShardingRuntime,
     readonly lockToOneShard: boolean,
   ) {}
+
+  fork(nodeId: string): EntityManager | undefined {
+    return this.forks?.get(nodeId);
+  }
+
+  keepFork(nodeId: string, em: EntityManager): void {
+    (this.forks ??= new Map()).set(nodeId, em);
+  }
+
+  markWritten(shard: string): void {
+    (this.written ??= new Set()).add(shard);
+  }
+
+  wasWritten(shard: string): boolean {
+    return this.written?.has(shard) ?? false;
+  }
 }
 
 /** The routed call being executed: what `ShardedEntityManager` acts on. */

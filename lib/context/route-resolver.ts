@@ -32,23 +32,29 @@ export interface RouteSpec {
  *   it is on this shard (join), else a replica chosen by the balancer (the primary if there is none);
  * - the fork is the scope's fork on that node, so nested calls on one node share it.
  */
-export async function resolveFrame(spec: RouteSpec, hostRuntime?: ShardingRuntime): Promise<CallFrame> {
+export function resolveFrame(spec: RouteSpec, hostRuntime?: ShardingRuntime): CallFrame | Promise<CallFrame> {
   const parent = currentFrame();
   const runtime = parent?.scope.runtime ?? hostRuntime ?? soleLiveRuntime(spec.caller);
   const scope = parent?.scope ?? runtime.newScope(spec.lockShard);
-  const shard = await chooseShard(spec, runtime, parent);
-  lock(scope, shard, spec.caller);
-  const readOnly = spec.target === 'replica';
-  const { primary } = runtime.registry.shard(shard);
-
-  const transaction = TransactionContext.getEntityManager(primary.orm.em.name) as EntityManager | undefined;
-  if (transaction) return { scope, caller: spec.caller, shard, node: primary, em: transaction, readOnly };
-
-  const node = chooseNode(spec, runtime, scope, shard, parent, primary);
-  return { scope, caller: spec.caller, shard, node, em: runtime.forkFor(scope, node), readOnly };
+  const build = (shard: string): CallFrame => {
+    lock(scope, shard, spec.caller);
+    const readOnly = spec.target === 'replica';
+    const { primary } = runtime.registry.shard(shard);
+    const transaction = TransactionContext.getEntityManager(primary.orm.em.name) as EntityManager | undefined;
+    if (transaction) return { scope, caller: spec.caller, shard, node: primary, em: transaction, readOnly };
+    const node = chooseNode(spec, runtime, scope, shard, parent, primary);
+    return { scope, caller: spec.caller, shard, node, em: runtime.forkFor(scope, node), readOnly };
+  };
+  // synchronous unless the strategy is (a lookup): no extra promise on the hot path
+  const shard = chooseShard(spec, runtime, parent);
+  return typeof shard === 'string' ? build(shard) : shard.then(build);
 }
 
-async function chooseShard(spec: RouteSpec, runtime: ShardingRuntime, parent: CallFrame | undefined): Promise<string> {
+function chooseShard(
+  spec: RouteSpec,
+  runtime: ShardingRuntime,
+  parent: CallFrame | undefined,
+): string | Promise<string> {
   if (spec.shard !== undefined) {
     runtime.registry.shard(spec.shard); // UnknownNodeError for a name that is not configured
     return spec.shard;
@@ -81,7 +87,7 @@ function chooseNode(
   primary: ShardNode,
 ): ShardNode {
   if (spec.target === 'primary') return primary;
-  if (scope.written.has(shard)) return primary; // read-your-writes within the request
+  if (scope.wasWritten(shard)) return primary; // read-your-writes within the request
   if (parent?.shard === shard && parent.node) return parent.node; // join the enclosing call's node
   return runtime.pickReplica(shard) ?? primary;
 }

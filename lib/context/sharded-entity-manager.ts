@@ -109,7 +109,7 @@ function forwardToCurrentFork(target: ShardedEntityManager, prop: string | symbo
 function markingWrite(frame: CallFrame, prop: string, method: (...args: unknown[]) => unknown, em: EntityManager) {
   return (...args: unknown[]) => {
     const reads = prop === 'execute' && typeof args[0] === 'string' && READING_SQL.test(args[0]);
-    if (!reads && frame.shard) frame.scope.written.add(frame.shard);
+    if (!reads && frame.shard) frame.scope.markWritten(frame.shard);
     return method.apply(em, args);
   };
 }

@@ -57,7 +57,7 @@ export class ShardingRuntime {
   }
 
   /** The shard the strategy gives a key (checked to be a configured shard). */
-  shardFor(key: ShardKeyValue): Promise<string> {
+  shardFor(key: ShardKeyValue): string | Promise<string> {
     return resolveShard(this.settings.strategy, key, this.registry.shardNames);
   }
 
@@ -69,12 +69,12 @@ export class ShardingRuntime {
 
   /** The scope's fork on a node: made once, then joined by every call on that node. */
   forkFor(scope: RequestScope, node: ShardNode): EntityManager {
-    let em = scope.forks.get(node.id);
+    let em = scope.fork(node.id);
     if (!em) {
       em = node.fork();
       // Reads from a replica never auto-flush: a dirty entity must not become an UPDATE on a standby.
       if (node.role === 'replica') em.setFlushMode(FlushMode.COMMIT);
-      scope.forks.set(node.id, em);
+      scope.keepFork(node.id, em);
     }
     return em;
   }
@@ -89,7 +89,7 @@ export class ShardingRuntime {
       onFlush: (args: FlushEventArgs) => {
         if (!hasChanges(args)) return;
         if (node.role === 'primary') {
-          currentFrame()?.scope.written.add(node.shard);
+          currentFrame()?.scope.markWritten(node.shard);
           return;
         }
         throw new ReadOnlyContextError(

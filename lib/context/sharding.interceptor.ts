@@ -1,5 +1,5 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import { Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { currentFrame, runInFrame } from './context-store.js';
 import { ShardingRuntime } from './sharding-runtime.js';
 
@@ -19,7 +19,7 @@ export class ShardingInterceptor implements NestInterceptor {
       caller: `${context.getClass().name}.${context.getHandler().name}`,
       readOnly: false,
     };
-    // The handler runs when the observable is subscribed: subscribe inside the context.
-    return new Observable((subscriber) => runInFrame(frame, () => next.handle().subscribe(subscriber)));
+    // Nest binds next.handle()'s deferred handler to the async context it is called in.
+    return runInFrame(frame, () => next.handle());
   }
 }

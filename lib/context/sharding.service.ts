@@ -35,7 +35,7 @@ export class ShardingService {
   }
 
   /** The shard a key belongs to, by the configured strategy. */
-  shardFor(key: ShardKeyValue): Promise<string> {
+  async shardFor(key: ShardKeyValue): Promise<string> {
     return this[SHARDING_RUNTIME].shardFor(key);
   }
 

@@ -1,6 +1,7 @@
 import { currentFrame, runInFrame } from '../context/context-store.js';
 import { resolveFrame } from '../context/route-resolver.js';
 import { SHARDING_RUNTIME } from '../context/sharded-entity-manager.js';
+import type { CallFrame } from '../context/request-scope.js';
 import type { ShardingRuntime } from '../context/sharding-runtime.js';
 import { InvalidRouteError } from '../errors/invalid-route.error.js';
 import { readPath, type KeyExtractor } from './key-extractor.js';
@@ -74,13 +75,19 @@ function wrap(original: Method, prototype: object, propertyKey: string | symbol,
   const state: RouteState = { original, caller };
   const name = original.name;
   const wrapper = {
-    async [name](this: unknown, ...args: unknown[]) {
-      const key = state.key;
-      const frame = await resolveFrame(
-        { caller, key: key && (() => key.extract(args)), keyLabel: key?.label, target: state.target ?? 'primary' },
-        currentFrame() ? undefined : hostRuntime(this),
-      );
-      return runInFrame(frame, () => original.apply(this, args));
+    // Not `async`: when the strategy is synchronous the frame is resolved without an extra promise.
+    [name](this: unknown, ...args: unknown[]): Promise<unknown> {
+      const run = (frame: CallFrame) => runInFrame(frame, () => original.apply(this, args));
+      try {
+        const key = state.key;
+        const frame = resolveFrame(
+          { caller, key: key && (() => key.extract(args)), keyLabel: key?.label, target: state.target ?? 'primary' },
+          currentFrame() ? undefined : hostRuntime(this),
+        );
+        return frame instanceof Promise ? frame.then(run) : Promise.resolve(run(frame));
+      } catch (error) {
+        return Promise.reject(error);
+      }
     },
   }[name] as Method;
   for (const metadataKey of Reflect.getOwnMetadataKeys?.(original) ?? []) {

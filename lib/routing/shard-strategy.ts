@@ -24,19 +24,22 @@ export function toShardStrategy(option: ShardStrategyOption): ShardStrategy {
 
 /**
  * Runs the strategy and checks its answer names a configured shard: a strategy's typo must not
- * become a write to nowhere.
+ * become a write to nowhere. Synchronous when the strategy is (no extra promise on the hot path).
  */
-export async function resolveShard(
+export function resolveShard(
   strategy: ShardStrategy,
   key: ShardKeyValue,
   shards: readonly string[],
-): Promise<string> {
-  const shard = await strategy.shardFor(key, shards);
-  if (typeof shard !== 'string' || !shards.includes(shard)) {
-    throw new ShardRoutingError(
-      `Shard strategy ${strategy.name} returned ${showKey(shard)} for key ${showKey(key)}, which is not a configured shard ` +
-        `(${shards.join(', ')}). Fix the strategy or add that shard to the "shards" option.`,
-    );
-  }
-  return shard;
+): string | Promise<string> {
+  const answer = strategy.shardFor(key, shards);
+  const check = (shard: unknown): string => {
+    if (typeof shard !== 'string' || !shards.includes(shard)) {
+      throw new ShardRoutingError(
+        `Shard strategy ${strategy.name} returned ${showKey(shard)} for key ${showKey(key)}, which is not a configured shard ` +
+          `(${shards.join(', ')}). Fix the strategy or add that shard to the "shards" option.`,
+      );
+    }
+    return shard;
+  };
+  return typeof answer === 'string' ? check(answer) : Promise.resolve(answer).then(check);
 }

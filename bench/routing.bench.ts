@@ -1,0 +1,283 @@
+import {
+  Controller,
+  Get,
+  Injectable,
+  Module,
+  Param,
+  type CallHandler,
+  type ExecutionContext,
+  type INestApplication,
+  type NestInterceptor,
+} from '@nestjs/common';
+import { APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
+import type { Observable } from 'rxjs';
+import { defineEntity, p } from '@mikro-orm/postgresql';
+import http from 'node:http';
+import pg from 'pg';
+import {
+  NodeRegistry,
+  ReadReplica,
+  ShardBy,
+  ShardedEntityManager,
+  ShardingModule,
+  ShardingSchema,
+  ShardingService,
+  waitForReplicas,
+} from '../lib/index.js';
+import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
+import { median } from './stats.js';
+
+const BenchAccountSchema = defineEntity({
+  name: 'BenchAccount',
+  tableName: 'bench_accounts',
+  properties: { id: p.string().primary(), name: p.string(), balance: p.integer() },
+});
+class BenchAccount extends BenchAccountSchema.class {}
+BenchAccountSchema.setClass(BenchAccount);
+
+@Injectable()
+class AccountsService {
+  constructor(private readonly em: ShardedEntityManager) {}
+
+  @ShardBy('id')
+  @ReadReplica()
+  async findOne(id: string) {
+    return this.em.findOne(BenchAccount, id);
+  }
+}
+
+@Injectable()
+class EmptyService {
+  constructor(private readonly em: ShardedEntityManager) {}
+
+  @ShardBy('id')
+  @ReadReplica()
+  async touch(id: string) {
+    void id;
+    return this.em.getMetadata();
+  }
+}
+
+@Controller('accounts')
+class AccountsController {
+  constructor(private readonly accounts: AccountsService) {}
+
+  @Get(':id')
+  findOne(@Param('id') id: string) {
+    return this.accounts.findOne(id);
+  }
+}
+
+/** Passes every request through Nest's interceptor pipeline and does nothing else: its cost alone. */
+@Injectable()
+class NoOpInterceptor implements NestInterceptor {
+  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    return next.handle();
+  }
+}
+
+type HttpVariant = 'with' | 'without' | 'noop';
+
+const createApp = async (topology: EmbeddedTopology, variant: HttpVariant) => {
+  @Module({
+    imports: [
+      ShardingModule.forRoot({
+        shards: topology.shards,
+        mikroOrm: { entities: [BenchAccount] },
+        interceptor: variant === 'with',
+      }),
+    ],
+    controllers: [AccountsController],
+    providers: [
+      AccountsService,
+      EmptyService,
+      ...(variant === 'noop' ? [{ provide: APP_INTERCEPTOR, useClass: NoOpInterceptor }] : []),
+    ],
+  })
+  class BenchModule {}
+  const app = await NestFactory.create(BenchModule, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  return app;
+};
+
+const ROWS = 2_000;
+const CALLS_PER_ROUND = 300;
+const ROUNDS = 31;
+
+/** Routing overhead on one replica and one data set: routed vs plain MikroORM vs raw pg; HTTP with/without interceptor. */
+export async function routingBench(label = ''): Promise<string> {
+  const topology = await startEmbeddedTopology({ shards: 2, replicasPerShard: 1 });
+  let app: INestApplication | undefined;
+  let pool: pg.Pool | undefined;
+  try {
+    app = await createApp(topology, 'with');
+    await app.get(ShardingSchema).refresh();
+    const registry = app.get(NodeRegistry);
+    const ids = Array.from({ length: ROWS }, (_, i) => `acct-${i}`);
+    for (const shard of registry.shardNames) {
+      const em = registry.fork(shard);
+      for (const id of ids) em.create(BenchAccount, { id, name: `Account ${id}`, balance: 100 });
+      await em.flush(); // every id on both primaries: the routed call's shard always has it
+    }
+    await waitForReplicas(registry);
+
+    // all three read the same replica: the one the routed call picks for these ids
+    const accounts = app.get(AccountsService);
+    const replica = registry.node('s0', 'replica', 0);
+    const sharding = app.get(ShardingService);
+    const routedIds: string[] = []; // ids the strategy sends to s0: its only replica serves the routed reads
+    for (const id of ids) if ((await sharding.shardFor(id)) === 's0') routedIds.push(id);
+    const server = topology.server('s0', 'replica');
+    pool = new pg.Pool({ ...server.connection, database: server.connection.dbName, max: 10 });
+
+    const variants: Record<string, (id: string) => Promise<unknown>> = {
+      'routed: @ShardBy + @ReadReplica + ShardedEntityManager': (id) => accounts.findOne(id),
+      'plain MikroORM: orm.em.fork().findOne': (id) => replica.orm.em.fork().findOne(BenchAccount, id),
+      'raw pg: pool.query': (id) => pool!.query('select id, name, balance from bench_accounts where id = $1', [id]),
+    };
+    const names = Object.keys(variants);
+    const perCall: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+    const cpuPerCall: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+    for (const name of names) for (let i = 0; i < 200; i++) await variants[name](routedIds[i % routedIds.length]); // warm up
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const name of rotate(names, round)) {
+        const started = performance.now();
+        const cpu = process.cpuUsage();
+        for (let i = 0; i < CALLS_PER_ROUND; i++)
+          await variants[name](routedIds[(round * CALLS_PER_ROUND + i) % routedIds.length]);
+        const used = process.cpuUsage(cpu);
+        perCall[name].push(((performance.now() - started) * 1000) / CALLS_PER_ROUND);
+        cpuPerCall[name].push((used.user + used.system) / CALLS_PER_ROUND);
+      }
+    }
+    const plain = median(perCall[names[1]]);
+
+    await app.close();
+    app = undefined;
+    const http = await httpBench(topology, routedIds);
+
+    return [
+      `### Routing overhead (primary-key findOne on one replica, sequential)${label}`,
+      '',
+      `${ROWS} rows; ${ROUNDS} rounds × ${CALLS_PER_ROUND} calls per variant, variants interleaved in rotating order; median of the per-round mean.`,
+      '',
+      'Wall time is what a caller waits (mostly the server round trip); CPU time is this process’s own work per call.',
+      '',
+      '| variant | median wall µs per call | ratio to plain MikroORM | median CPU µs per call (this process) | CPU ratio |',
+      '|---|---|---|---|---|',
+      ...names.map(
+        (n) =>
+          `| ${n} | ${median(perCall[n]).toFixed(1)} | ${(median(perCall[n]) / plain).toFixed(3)} | ` +
+          `${median(cpuPerCall[n]).toFixed(1)} | ${(median(cpuPerCall[n]) / median(cpuPerCall[names[1]])).toFixed(3)} |`,
+      ),
+      '',
+      `### Sample-style app over HTTP (GET /accounts/:id → @ShardBy + @ReadReplica findOne)${label}`,
+      '',
+      `Keep-alive HTTP/1.1, ${HTTP_CONCURRENCY} concurrent clients, ${HTTP_SECONDS} s per run, ${HTTP_RUNS} runs per variant interleaved; median requests/s.`,
+      '',
+      '| variant | median req/s | ratio |',
+      '|---|---|---|',
+      `| with ShardingInterceptor (default) | ${http.with.toFixed(0)} | 1.000 |`,
+      `| without interceptor (\`interceptor: false\`: each call opens its own context) | ${http.without.toFixed(0)} | ${(http.without / http.with).toFixed(3)} |`,
+      `| without ours, with a no-op interceptor (Nest's interceptor pipeline alone) | ${http.noop.toFixed(0)} | ${(http.noop / http.with).toFixed(3)} |`,
+      '',
+    ].join('\n');
+  } finally {
+    await app?.close();
+    await pool?.end();
+    await topology.stop();
+  }
+}
+
+function rotate<T>(list: readonly T[], by: number): T[] {
+  return list.map((_, i) => list[(i + by) % list.length]);
+}
+
+const HTTP_CONCURRENCY = 16;
+const HTTP_SECONDS = 3;
+const HTTP_RUNS = 3;
+
+async function httpBench(topology: EmbeddedTopology, ids: readonly string[]): Promise<Record<HttpVariant, number>> {
+  const variants: HttpVariant[] = ['with', 'without', 'noop'];
+  const results: Record<HttpVariant, number[]> = { with: [], without: [], noop: [] };
+  const apps = {} as Record<HttpVariant, INestApplication>;
+  for (const variant of variants) apps[variant] = await createApp(topology, variant);
+  try {
+    for (const variant of variants) await load(await apps[variant].getUrl(), ids, 1); // warm up
+    for (let run = 0; run < HTTP_RUNS; run++) {
+      for (const variant of rotate(variants, run)) results[variant].push(await load(await apps[variant].getUrl(), ids));
+    }
+  } finally {
+    await Promise.all(variants.map((v) => apps[v].close()));
+  }
+  return { with: median(results.with), without: median(results.without), noop: median(results.noop) };
+}
+
+/** A bounded closed-loop load from this process: HTTP_CONCURRENCY clients for HTTP_SECONDS. */
+async function load(baseUrl: string, ids: readonly string[], seconds = HTTP_SECONDS): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: HTTP_CONCURRENCY });
+  const deadline = performance.now() + seconds * 1000;
+  let done = 0;
+  let failed = 0;
+  const get = (path: string) =>
+    new Promise<void>((resolve) => {
+      http
+        .get(`${baseUrl}${path}`, { agent }, (res) => {
+          if (res.statusCode !== 200) failed++;
+          res.resume();
+          res.on('end', resolve);
+        })
+        .on('error', () => (failed++, resolve()));
+    });
+  const client = async (offset: number) => {
+    for (let i = offset; performance.now() < deadline; i += HTTP_CONCURRENCY) {
+      await get(`/accounts/${ids[i % ids.length]}`);
+      done++;
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: HTTP_CONCURRENCY }, (_, c) => client(c)));
+  const elapsed = (performance.now() - started) / 1000;
+  agent.destroy();
+  if (failed) throw new Error(`${failed} HTTP requests failed during the benchmark`);
+  return done / elapsed;
+}
+
+/** Runs one variant for a while, for `node --cpu-prof` (see bench/profile-routing.ts). */
+export async function routingProfile(variant: string): Promise<void> {
+  const topology = await startEmbeddedTopology({ shards: Number(process.argv[4] ?? 1), replicasPerShard: 1 });
+  const app = await createApp(topology, 'with');
+  try {
+    await app.get(ShardingSchema).refresh();
+    const registry = app.get(NodeRegistry);
+    const em = registry.fork('s0');
+    for (let i = 0; i < 500; i++) em.create(BenchAccount, { id: `a${i}`, name: 'x', balance: 1 });
+    await em.flush();
+    const em1 = registry.shardNames.length > 1 ? registry.fork('s1') : undefined;
+    for (let i = 0; em1 && i < 500; i++) em1.create(BenchAccount, { id: `a${i}`, name: 'x', balance: 1 });
+    await em1?.flush();
+    await waitForReplicas(registry);
+    const accounts = app.get(AccountsService);
+    const replica = registry.node('s0', 'replica', 0);
+    const empty = app.get(EmptyService);
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    const total = Number(process.argv[3] ?? 20_000);
+    for (let i = 0; i < total; i++) {
+      if (variant === 'empty') await empty.touch(`a${i % 500}`);
+      else if (variant === 'routed') await accounts.findOne(`a${i % 500}`);
+      else await replica.orm.em.fork().findOne(BenchAccount, `a${i % 500}`);
+    }
+    const used = process.cpuUsage(cpu);
+    console.log(
+      variant,
+      ((performance.now() - started) * 1000) / total,
+      'µs per call,',
+      (used.user + used.system) / total,
+      'CPU µs',
+    );
+  } finally {
+    await app.close();
+    await topology.stop();
+  }
+}
