@@ -5,6 +5,11 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** Arithmetic mean. */
+export function mean(values: readonly number[]): number {
+  return values.reduce((sum, v) => sum + v, 0) / values.length;
+}
+
 /** Runs `fn` `times` times and returns each duration in ms. */
 export async function timeRuns(times: number, fn: () => Promise<unknown>): Promise<number[]> {
   const durations: number[] = [];
