@@ -131,6 +131,37 @@ class AccountsService {
   }
 
   @ShardBy('id')
+  @ReadReplica()
+  async sneakyQueryBuilderWrite(id: string) {
+    await this.em.createQueryBuilder(Account).update({ name: 'via qb' }).where({ id }).execute();
+  }
+
+  @ShardBy('id')
+  @ReadReplica()
+  async sneakyRawDelete(id: string) {
+    await this.em.execute('delete from accounts where id = ?', [id]);
+  }
+
+  @ShardBy('id')
+  @ReadReplica()
+  async sneakyRepositoryUpsert(id: string) {
+    await this.em.getRepository(Account).upsert({ id, name: 'via repository' });
+  }
+
+  /** A write inside a transaction callback, then a replica read: the read must see it. */
+  @ShardBy('id')
+  async renameInTransactionThenRead(id: string, name: string) {
+    await this.em.transactional((em) => em.nativeUpdate(Account, { id }, { name }));
+    return { where: await this.onReplica(id), account: await this.findFresh(id) };
+  }
+
+  @ShardBy('id')
+  @ReadReplica()
+  async findFresh(id: string) {
+    return this.em.findOne(Account, id, { refresh: true });
+  }
+
+  @ShardBy('id')
   async inTransaction(id: string) {
     return this.em.transactional(async (em) => {
       const [outer] = await em.execute<{ tx: string }[]>('select txid_current()::text as tx');
@@ -271,6 +302,13 @@ describe('routing on a real 2 shards × (primary + 2 replicas) topology', () => 
     expect(inReadOnly.after).toBe(`${shard}/primary`);
   });
 
+  it('a write inside a transaction callback makes later reads of the shard use the primary', async () => {
+    await accounts.create('acct-tx-rename', 'before');
+    const result = await accounts.renameInTransactionThenRead('acct-tx-rename', 'after');
+    expect(nodes.get(result.where.port)).toBe(`${expectedShard('acct-tx-rename')}/primary`);
+    expect(result.account?.name).toBe('after');
+  });
+
   it('a transaction runs on the primary, and nested replica reads join it', async () => {
     const result = await accounts.inTransaction('acct-tx');
     expect(result.nested.recovery).toBe(false);
@@ -284,7 +322,7 @@ describe('routing on a real 2 shards × (primary + 2 replicas) topology', () => 
     ).waitForReplicas(moduleRef.get((await import('../lib/index.js')).NodeRegistry));
     await expect(accounts.illegalFlush('acct-ro')).rejects.toThrow(ReadOnlyContextError);
     await expect(accounts.illegalFlush('acct-ro')).rejects.toThrow(
-      /AccountsService.illegalFlush called em.flush\(\) inside @ReadReplica\(\)/,
+      /AccountsService.illegalFlush called em.flush\(\) in a read-only call \(node s\d\/replica-\d\); nothing was sent/,
     );
     await expect(accounts.illegalTransaction('acct-ro')).rejects.toThrow(/em.transactional\(\)/);
     await expect(accounts.sneakyDirtyFlush('acct-ro')).rejects.toThrow(

@@ -23,17 +23,8 @@ const REFUSED_WHEN_READ_ONLY = new Set([
   'commit',
   'lock',
 ]);
-/** Writes that bypass the unit of work (flushes are seen by the runtime's flush listener). */
-const DIRECT_WRITES = new Set([
-  'insert',
-  'insertMany',
-  'nativeUpdate',
-  'nativeDelete',
-  'upsert',
-  'upsertMany',
-  'execute',
-]);
-const READING_SQL = /^\s*(select|show|explain|values)\b/i;
+/** Refused members that do not return a Promise: they throw; the others return a rejected Promise. */
+const SYNCHRONOUS = new Set(['persist', 'remove']);
 
 const EM_MEMBERS = new Set<string>();
 for (let proto = EntityManager.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
@@ -60,7 +51,9 @@ export interface ShardedEntityManager extends EntityManager {}
  * Inject it instead of MikroORM's `EntityManager`: every member acts on the EntityManager fork of the
  * node chosen for the current routed call (`@ShardBy`, `@ReadReplica`, `@UsePrimary`,
  * `ShardingService.run`), and inside `em.transactional()` on that transaction. Used outside a routed
- * call it throws `NoShardContextError`; a write inside `@ReadReplica()` throws `ReadOnlyContextError`.
+ * call it throws `NoShardContextError`; a write inside `@ReadReplica()` fails with `ReadOnlyContextError`
+ * — through this proxy, and also through repositories, QueryBuilders and raw `execute()`, whose SQL is
+ * checked before it is sent (raw Kysely clients from `getKysely()` are not checked).
  */
 @Injectable()
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
@@ -101,25 +94,17 @@ function forwardToCurrentFork(target: ShardedEntityManager, prop: string | symbo
   if (frame.readOnly && REFUSED_WHEN_READ_ONLY.has(prop)) return refuse(frame, prop);
   const em = activeEm(frame.em);
   const value = (em as unknown as Record<string, unknown>)[prop];
-  if (typeof value !== 'function') return value;
-  if (DIRECT_WRITES.has(prop)) return markingWrite(frame, prop, value as (...args: unknown[]) => unknown, em);
-  return value.bind(em);
+  return typeof value === 'function' ? value.bind(em) : value;
 }
 
-function markingWrite(frame: CallFrame, prop: string, method: (...args: unknown[]) => unknown, em: EntityManager) {
-  return (...args: unknown[]) => {
-    const reads = prop === 'execute' && typeof args[0] === 'string' && READING_SQL.test(args[0]);
-    if (!reads && frame.shard) frame.scope.markWritten(frame.shard);
-    return method.apply(em, args);
-  };
-}
-
-function refuse(frame: CallFrame, prop: string): () => never {
+function refuse(frame: CallFrame, prop: string): () => unknown {
   return () => {
-    throw new ReadOnlyContextError(
-      `${frame.caller} called em.${prop}() inside @ReadReplica() (node ${frame.node?.id}); nothing was sent. ` +
-        'Writes and transactions belong to a method without @ReadReplica() (it runs on the primary), or mark this one @UsePrimary().',
+    const error = new ReadOnlyContextError(
+      `${frame.caller} called em.${prop}() in a read-only call (node ${frame.node?.id}); nothing was sent. ` +
+        'Writes and transactions belong to a method without @ReadReplica() (it runs on the primary), or a run() without readOnly.',
     );
+    if (SYNCHRONOUS.has(prop)) throw error;
+    return Promise.reject(error);
   };
 }
 

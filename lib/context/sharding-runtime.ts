@@ -80,20 +80,17 @@ export class ShardingRuntime {
   }
 
   /**
-   * Primaries: a flush with changes marks the shard written in the current scope, so later replica
-   * reads there go to the primary (read-your-writes within a request), whichever EntityManager flushed.
-   * Replicas: a flush with changes is refused before any SQL is sent.
+   * A flush with changes on a replica node, or inside a read-only call, is refused before any SQL is
+   * sent (the SQL-level guard would stop it too, but only after the flush opened its transaction).
    */
   private watchFlushes(node: ShardNode): void {
     node.orm.em.getEventManager().registerSubscriber({
       onFlush: (args: FlushEventArgs) => {
-        if (!hasChanges(args)) return;
-        if (node.role === 'primary') {
-          currentFrame()?.scope.markWritten(node.shard);
-          return;
-        }
+        const frame = currentFrame();
+        if (!hasChanges(args) || (node.role === 'primary' && !frame?.readOnly)) return;
         throw new ReadOnlyContextError(
-          `${currentFrame()?.caller ?? 'A flush'} tried to write on read replica ${node.id} (${node.address}). ` +
+          `${frame?.caller ?? 'A flush'} tried to write on ${node.role === 'replica' ? 'read replica ' : ''}${node.id} (${node.address})` +
+            `${frame?.readOnly ? ' inside a read-only call' : ''}; nothing was sent. ` +
             'Writes go to the primary: remove @ReadReplica() from the method that writes, or call a @ShardBy/@UsePrimary method for the write.',
         );
       },

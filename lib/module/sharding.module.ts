@@ -3,6 +3,7 @@ import { ShardedEntityManager } from '../context/sharded-entity-manager.js';
 import { ShardingRuntime } from '../context/sharding-runtime.js';
 import { ShardingInterceptor } from '../context/sharding.interceptor.js';
 import { ShardingService } from '../context/sharding.service.js';
+import { guardQuery } from '../context/write-guard.js';
 import { ShardIdGenerator } from '../ids/shard-id-generator.js';
 import { createBalancer } from '../routing/replica-balancer.js';
 import { hashStrategy } from '../routing/hash-strategy.js';
@@ -30,7 +31,7 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
       inject: [SHARDING_MODULE_OPTIONS],
       useFactory: (options: ShardingModuleOptions) => {
         validateShardingOptions(options);
-        return NodeRegistry.create(options);
+        return NodeRegistry.create(options, guardQuery);
       },
     },
     {

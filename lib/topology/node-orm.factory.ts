@@ -20,8 +20,18 @@ export type ShardingMikroOrmOptions = Omit<
 /** One node to build an ORM for. */
 export interface NodeOrmSpec {
   id: string;
+  shard: string;
+  role: 'primary' | 'replica';
   connection: NodeConnectionConfig;
 }
+
+/**
+ * Sees every SQL statement a node is about to send (after the user's own `onQuery`); may throw to
+ * stop it. The topology knows nothing of requests: the module plugs its write guard in here.
+ */
+export type NodeQueryObserver = (node: { id: string; shard: string; role: 'primary' | 'replica' }, sql: string) => void;
+
+let registries = 0;
 
 /**
  * Creates one MikroORM per node. Entity discovery runs once, for the first node; every other ORM
@@ -33,23 +43,37 @@ export interface NodeOrmSpec {
 export async function createNodeOrms(
   specs: readonly NodeOrmSpec[],
   shared: ShardingMikroOrmOptions,
+  observer?: NodeQueryObserver,
 ): Promise<MikroORM[]> {
   const [first, ...rest] = specs;
-  const discovering = await MikroORM.init(nodeOptions(first, shared));
+  const prefix = `sharding${++registries}`; // two applications in one process never share a context name
+  const discovering = await MikroORM.init(nodeOptions(first, shared, prefix, observer));
   const metadata = discovering.getMetadata();
   const reusing = await Promise.all(
-    rest.map((spec) => MikroORM.init(reusingOptions(nodeOptions(spec, shared), metadata))),
+    rest.map((spec) => MikroORM.init(reusingOptions(nodeOptions(spec, shared, prefix, observer), metadata))),
   );
   return [discovering, ...reusing];
 }
 
-function nodeOptions(spec: NodeOrmSpec, shared: ShardingMikroOrmOptions): Options {
+function nodeOptions(
+  spec: NodeOrmSpec,
+  shared: ShardingMikroOrmOptions,
+  prefix: string,
+  observer?: NodeQueryObserver,
+): Options {
+  const userOnQuery = shared.onQuery;
+  const node = { id: spec.id, shard: spec.shard, role: spec.role };
   return {
     ...shared,
     ...spec.connection,
-    // A context name of its own: a RequestContext opened by other code (e.g. @mikro-orm/nestjs)
-    // for the default name is never mistaken for this node's.
-    contextName: `sharding:${spec.id}`,
+    // A context name of its own: a RequestContext or transaction opened by other code (e.g.
+    // @mikro-orm/nestjs, another application) for another name is never mistaken for this node's.
+    contextName: `${prefix}:${spec.id}`,
+    onQuery: (sql, params) => {
+      const final = userOnQuery ? userOnQuery(sql, params) : sql;
+      observer?.(node, final);
+      return final;
+    },
   };
 }
 

@@ -2,7 +2,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { ShardingConfigError } from '../errors/sharding-config.error.js';
 import { UnknownNodeError } from '../errors/unknown-node.error.js';
 import { describeAddress, nodeAddress } from './node-address.js';
-import { createNodeOrms, type ShardingMikroOrmOptions } from './node-orm.factory.js';
+import { createNodeOrms, type NodeQueryObserver, type ShardingMikroOrmOptions } from './node-orm.factory.js';
 import { probeNode, type NodeProbe } from './node-probe.js';
 import type { ShardsConfig } from './shard-config.js';
 import type { NodeRole, ShardNode } from './shard-node.js';
@@ -25,9 +25,13 @@ export class NodeRegistry {
 
   /**
    * Validates the topology (throwing one `ShardingConfigError` listing every problem) and creates
-   * one MikroORM per node, entity metadata discovered once and shared.
+   * one MikroORM per node, entity metadata discovered once and shared. `observer` sees every SQL
+   * statement before it is sent (and may refuse it by throwing).
    */
-  static async create(options: { shards: ShardsConfig; mikroOrm: ShardingMikroOrmOptions }): Promise<NodeRegistry> {
+  static async create(
+    options: { shards: ShardsConfig; mikroOrm: ShardingMikroOrmOptions },
+    observer?: NodeQueryObserver,
+  ): Promise<NodeRegistry> {
     const problems = findTopologyProblems(options);
     if (problems.length) throw new ShardingConfigError(problems);
     const layout = Object.entries(options.shards).flatMap(([shard, config]) => [
@@ -41,7 +45,7 @@ export class NodeRegistry {
         weight: weight ?? 1,
       })),
     ]);
-    const orms = await createNodeOrms(layout, options.mikroOrm);
+    const orms = await createNodeOrms(layout, options.mikroOrm, observer);
     const shardMap = new Map<string, { primary?: ShardNode; replicas: ShardNode[] }>();
     layout.forEach(({ connection, ...spec }, i) => {
       const node = createShardNode(spec, describeAddress(nodeAddress(connection)), orms[i]);
