@@ -235,6 +235,17 @@ describe('routing on a real 2 shards × (primary + 2 replicas) topology', () => 
     expect(await node(accounts.forcedPrimary(id))).toBe(`${shard}/primary`);
   });
 
+  it('within one context a shard is always read from the same replica (reads never go back in time)', async () => {
+    const id = 'acct-sticky';
+    const inOneContext = await sharding.withContext(async () => {
+      const seen = new Set<string | undefined>();
+      for (let i = 0; i < 6; i++) seen.add(await node(accounts.onReplica(id)));
+      return seen;
+    });
+    expect(inOneContext.size).toBe(1);
+    expect([...inOneContext][0]).toMatch(new RegExp(`^${expectedShard(id)}/replica-`));
+  });
+
   it('finds the key by name, path, index, function and @ShardKey()', async () => {
     for (const key of ['k1', 'k2', 'k3', 'k4', 'k5', 'k6']) {
       const shard = expectedShard(key);
@@ -367,6 +378,9 @@ describe('routing on a real 2 shards × (primary + 2 replicas) topology', () => 
     });
     expect(everywhere).toEqual({ s0: 's0/primary', s1: 's1/primary' });
     await expect(sharding.run({ shard: 's7' }, () => 1)).rejects.toThrow('Shard "s7" is not configured');
+    await expect(sharding.run({ shard: undefined as never }, () => 1)).rejects.toThrow(ShardKeyMissingError);
+    await expect(sharding.run({ key: '' }, () => 1)).rejects.toThrow(/shard key \{ key \} is an empty string/);
+    await expect(sharding.shardFor(null as never)).rejects.toThrow(ShardKeyMissingError);
   });
 
   it('a request locked to one shard refuses a second shard', async () => {

@@ -196,6 +196,21 @@ describe('ShardingModule on a real 2×1 topology', () => {
 });
 
 describe('ShardingModule configuration errors', () => {
+  it('refuses an id layout that snowflakeStrategy would decode differently', async () => {
+    const { snowflakeStrategy } = await import('../lib/index.js');
+    const compiling = Test.createTestingModule({
+      imports: [
+        ShardingModule.forRoot({
+          shards: { s0: { primary: { clientUrl: 'postgresql://app@db0:5432/app' } } },
+          mikroOrm: { entities: [Note] },
+          strategy: snowflakeStrategy(),
+          ids: { layout: { workerBits: 3 } },
+        }),
+      ],
+    }).compile();
+    await expect(compiling).rejects.toThrow(/ids.layout and snowflakeStrategy\(\) disagree on workerBits/);
+  });
+
   it('reports every problem in one ShardingConfigError, before any connection', async () => {
     const compiling = Test.createTestingModule({
       imports: [

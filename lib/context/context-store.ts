@@ -12,3 +12,8 @@ export const currentFrame = (): CallFrame | undefined => storage.getStore();
 export function runInFrame<T>(frame: CallFrame, fn: () => T): T {
   return storage.run(frame, fn);
 }
+
+/** Runs `fn` outside any routing context (e.g. a directory lookup must not join the caller's fork). */
+export function outsideContext<T>(fn: () => T): T {
+  return storage.exit(fn);
+}

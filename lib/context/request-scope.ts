@@ -11,6 +11,7 @@ export class RequestScope {
   // created on first use: most scopes hold one fork and write nowhere
   private forks: Map<string, EntityManager> | undefined;
   private written: Set<string> | undefined;
+  private replicas: Map<string, ShardNode> | undefined;
   lockedShard: string | undefined;
 
   constructor(
@@ -24,6 +25,16 @@ export class RequestScope {
 
   keepFork(nodeId: string, em: EntityManager): void {
     (this.forks ??= new Map()).set(nodeId, em);
+  }
+
+  /** The node this context reads the shard from, once chosen. */
+  replica(shard: string): ShardNode | undefined {
+    return this.replicas?.get(shard);
+  }
+
+  keepReplica(shard: string, node: ShardNode): ShardNode {
+    (this.replicas ??= new Map()).set(shard, node);
+    return node;
   }
 
   markWritten(shard: string): void {

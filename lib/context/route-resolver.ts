@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { NoShardContextError } from '../errors/no-shard-context.error.js';
 import { ShardKeyMissingError } from '../errors/shard-key-missing.error.js';
 import { ShardLockError } from '../errors/shard-lock.error.js';
+import { ShardRoutingError } from '../errors/shard-routing.error.js';
 import { canonicalKey, showKey, type ShardKeyValue } from '../routing/shard-key.js';
 import type { ShardNode } from '../topology/shard-node.js';
 import { currentFrame } from './context-store.js';
@@ -33,8 +34,10 @@ export interface RouteSpec {
  * - the fork is the scope's fork on that node, so nested calls on one node share it.
  */
 export function resolveFrame(spec: RouteSpec, hostRuntime?: ShardingRuntime): CallFrame | Promise<CallFrame> {
-  const parent = currentFrame();
-  const runtime = parent?.scope.runtime ?? hostRuntime ?? soleLiveRuntime(spec.caller);
+  const enclosing = currentFrame();
+  const runtime = hostRuntime ?? enclosing?.scope.runtime ?? soleLiveRuntime(spec.caller);
+  // a call into another application's service (another module instance) starts its own context there
+  const parent = enclosing?.scope.runtime === runtime ? enclosing : undefined;
   const scope = parent?.scope ?? runtime.newScope(spec.lockShard);
   const build = (shard: string): CallFrame => {
     lock(scope, shard, spec.caller);
@@ -68,7 +71,17 @@ function chooseShard(
           'Pass the key, or fix the @ShardBy/@ShardKey path.',
       );
     }
-    return runtime.shardFor(key as ShardKeyValue);
+    const named = (error: unknown) => {
+      if (error instanceof ShardRoutingError)
+        error.message = `${spec.caller} (shard key ${spec.keyLabel ?? ''}): ${error.message}`;
+      return error;
+    };
+    try {
+      const shard = runtime.shardFor(key as ShardKeyValue);
+      return typeof shard === 'string' ? shard : shard.catch((error) => Promise.reject(named(error)));
+    } catch (error) {
+      throw named(error);
+    }
   }
   if (parent?.shard) return parent.shard;
   if (runtime.shardNames.length === 1) return runtime.shardNames[0];
@@ -89,7 +102,8 @@ function chooseNode(
   if (spec.target === 'primary') return primary;
   if (scope.wasWritten(shard)) return primary; // read-your-writes within the request
   if (parent?.shard === shard && parent.node) return parent.node; // join the enclosing call's node
-  return runtime.pickReplica(shard) ?? primary;
+  // one replica per shard for the whole context: reads in a request never go back in time
+  return scope.replica(shard) ?? scope.keepReplica(shard, runtime.pickReplica(shard) ?? primary);
 }
 
 function lock(scope: RequestScope, shard: string, caller: string): void {
@@ -98,7 +112,7 @@ function lock(scope: RequestScope, shard: string, caller: string): void {
   if (scope.lockedShard !== shard) {
     throw new ShardLockError(
       `${caller} wants shard "${shard}", but this request is locked to shard "${scope.lockedShard}". ` +
-        'Keep one request on one shard, or turn off lockRequestToOneShard for it (use CrossShardQuery for reads across shards).',
+        'Keep one request on one shard, or turn off lockRequestToOneShard (or lockShard) for it.',
     );
   }
 }

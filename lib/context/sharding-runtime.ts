@@ -6,7 +6,7 @@ import type { ShardKeyValue } from '../routing/shard-key.js';
 import { resolveShard, type ShardStrategy } from '../routing/shard-strategy.js';
 import type { NodeRegistry } from '../topology/node-registry.js';
 import type { ShardNode } from '../topology/shard-node.js';
-import { currentFrame } from './context-store.js';
+import { currentFrame, outsideContext } from './context-store.js';
 import { RequestScope } from './request-scope.js';
 
 /** Settings the runtime routes with (from the module options, defaults applied). */
@@ -43,12 +43,16 @@ export class ShardingRuntime {
     ShardingRuntime.live.delete(this);
   }
 
-  /** Nest lifecycle hook: a closed application no longer routes. */
-  onApplicationShutdown(): void {
+  /** Nest lifecycle hooks: only a started application is found by calls outside any context. */
+  onApplicationBootstrap(): void {
+    this.activate();
+  }
+
+  onModuleDestroy(): void {
     this.deactivate();
   }
 
-  get shardNames(): string[] {
+  get shardNames(): readonly string[] {
     return this.registry.shardNames;
   }
 
@@ -58,7 +62,8 @@ export class ShardingRuntime {
 
   /** The shard the strategy gives a key (checked to be a configured shard). */
   shardFor(key: ShardKeyValue): string | Promise<string> {
-    return resolveShard(this.settings.strategy, key, this.registry.shardNames);
+    // a strategy that queries a directory must not join the caller's context (fork, lock, read-only)
+    return outsideContext(() => resolveShard(this.settings.strategy, key, this.registry.shardNames));
   }
 
   /** A replica of the shard chosen by the balancer, or undefined when the shard has none. */

@@ -1,9 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
-import type { ShardKeyValue } from '../routing/shard-key.js';
+import { canonicalKey, showKey, type ShardKeyValue } from '../routing/shard-key.js';
 import { currentFrame, runInFrame } from './context-store.js';
 import { resolveFrame } from './route-resolver.js';
-import { SHARDING_RUNTIME } from './sharded-entity-manager.js';
+import { ShardedEntityManager, SHARDING_RUNTIME } from './sharded-entity-manager.js';
+import { ShardKeyMissingError } from '../errors/shard-key-missing.error.js';
+import { ShardRoutingError } from '../errors/shard-routing.error.js';
 import { ShardingRuntime } from './sharding-runtime.js';
 
 /** Where `run()` goes: a shard by name, or the shard of a key. */
@@ -25,17 +27,25 @@ export interface RunOptions {
 export class ShardingService {
   declare readonly [SHARDING_RUNTIME]: ShardingRuntime;
 
+  private readonly em: EntityManager;
+
   constructor(runtime: ShardingRuntime) {
     Object.defineProperty(this, SHARDING_RUNTIME, { value: runtime });
+    this.em = new ShardedEntityManager(runtime);
   }
 
   /** The configured shard names. */
-  get shards(): string[] {
+  get shards(): readonly string[] {
     return this[SHARDING_RUNTIME].shardNames;
   }
 
   /** The shard a key belongs to, by the configured strategy. */
   async shardFor(key: ShardKeyValue): Promise<string> {
+    if (canonicalKey(key) === undefined) {
+      throw new ShardKeyMissingError(
+        `ShardingService.shardFor: ${showKey(key)} is not a shard key (a non-empty string, a number or a bigint).`,
+      );
+    }
     return this[SHARDING_RUNTIME].shardFor(key);
   }
 
@@ -44,18 +54,28 @@ export class ShardingService {
    * context if there is one. `fn` gets the node's EntityManager fork (the same one `ShardedEntityManager` uses).
    */
   async run<T>(target: RunTarget, fn: (em: EntityManager) => T | Promise<T>, options: RunOptions = {}): Promise<T> {
+    const byShard = typeof target === 'object' && target !== null && 'shard' in target;
+    if (byShard && (typeof target.shard !== 'string' || !target.shard)) {
+      throw new ShardKeyMissingError(
+        `ShardingService.run: { shard } is ${showKey(target.shard)}; name a configured shard (${this.shards.join(', ')}).`,
+      );
+    }
+    if (!byShard && !(typeof target === 'object' && target !== null && 'key' in target)) {
+      throw new ShardKeyMissingError('ShardingService.run needs { shard: name } or { key } as its first argument.');
+    }
     const frame = await resolveFrame(
       {
-        caller: `ShardingService.run(${'shard' in target ? `shard ${target.shard}` : 'key'})`,
-        shard: 'shard' in target ? target.shard : undefined,
-        key: 'key' in target ? () => target.key : undefined,
-        keyLabel: 'key',
+        caller: `ShardingService.run(${byShard ? `shard ${(target as { shard: string }).shard}` : 'by key'})`,
+        shard: byShard ? (target as { shard: string }).shard : undefined,
+        key: byShard ? undefined : () => (target as { key: unknown }).key,
+        keyLabel: '{ key }',
         target: options.readOnly ? 'replica' : 'primary',
         lockShard: options.lockShard,
       },
       this[SHARDING_RUNTIME],
     );
-    return runInFrame(frame, () => fn(frame.em!));
+    // fn gets the guarded EntityManager, the same `this.em` gives in a routed method
+    return runInFrame(frame, () => fn(this.em));
   }
 
   /**
@@ -83,15 +103,27 @@ export class ShardingService {
     options: { concurrency?: number; readOnly?: boolean } = {},
   ): Promise<Record<string, T>> {
     const shards = this.shards;
+    const concurrency = options.concurrency ?? shards.length;
+    if (!(Number.isInteger(concurrency) && concurrency >= 1)) {
+      throw new ShardRoutingError(
+        `ShardingService.forEachShard: concurrency must be a positive integer (got ${concurrency}).`,
+      );
+    }
     const results: Record<string, T> = {};
     let next = 0;
+    let failed = false;
     const worker = async () => {
-      while (next < shards.length) {
+      while (next < shards.length && !failed) {
         const shard = shards[next++];
-        results[shard] = await this.run({ shard }, (em) => fn(shard, em), { readOnly: options.readOnly });
+        try {
+          results[shard] = await this.run({ shard }, (em) => fn(shard, em), { readOnly: options.readOnly });
+        } catch (error) {
+          failed = true; // no further shard starts
+          throw error;
+        }
       }
     };
-    const lanes = Math.max(1, Math.min(options.concurrency ?? shards.length, shards.length));
+    const lanes = Math.min(concurrency, shards.length);
     await Promise.all(Array.from({ length: lanes }, worker));
     return Object.fromEntries(shards.map((shard) => [shard, results[shard]]));
   }

@@ -1,4 +1,4 @@
-import { currentFrame, runInFrame } from '../context/context-store.js';
+import { runInFrame } from '../context/context-store.js';
 import { resolveFrame } from '../context/route-resolver.js';
 import { SHARDING_RUNTIME } from '../context/sharded-entity-manager.js';
 import type { CallFrame } from '../context/request-scope.js';
@@ -46,7 +46,10 @@ export function applyRoute(
   const wrapper = current[ROUTE] ? current : wrap(current, prototype, propertyKey, caller);
   const state = wrapper[ROUTE]!;
   change(state);
-  const marked = (prototype as Prototype)[SHARD_KEY_PARAMS]?.get(propertyKey);
+  // the class's own marks only: a subclass override has its own parameters
+  const marked = Object.hasOwn(prototype, SHARD_KEY_PARAMS)
+    ? (prototype as Prototype)[SHARD_KEY_PARAMS]!.get(propertyKey)
+    : undefined;
   if (marked && state.keyBy !== '@ShardKey') {
     if (state.key)
       throw new InvalidRouteError(`${caller}: use either @ShardBy(key) or @ShardKey() on a parameter, not both.`);
@@ -82,7 +85,7 @@ function wrap(original: Method, prototype: object, propertyKey: string | symbol,
         const key = state.key;
         const frame = resolveFrame(
           { caller, key: key && (() => key.extract(args)), keyLabel: key?.label, target: state.target ?? 'primary' },
-          currentFrame() ? undefined : hostRuntime(this),
+          hostRuntime(this),
         );
         return frame instanceof Promise ? frame.then(run) : Promise.resolve(run(frame));
       } catch (error) {

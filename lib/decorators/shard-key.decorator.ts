@@ -24,6 +24,12 @@ export function ShardKey(path?: string): ParameterDecorator {
         `${prototype.constructor.name}.${String(propertyKey)}: @ShardKey() marks more than one parameter; keep one.`,
       );
     }
-    marks.set(propertyKey, { index, path: path ? path.split('.') : [] });
+    const segments = path ? path.split('.') : [];
+    if (segments.some((segment) => !segment)) {
+      throw new InvalidRouteError(
+        `${prototype.constructor.name}.${String(propertyKey)}: @ShardKey('${path}') is not a valid path (like 'owner.id').`,
+      );
+    }
+    marks.set(propertyKey, { index, path: segments });
   };
 }

@@ -59,3 +59,13 @@ describe('ShardIdGenerator', () => {
     expect(() => snowflakeStrategy().shardFor('abc', shards)).toThrow(/needs an id made by ShardIdGenerator/);
   });
 });
+
+describe('ShardIdGenerator limits', () => {
+  it('keeps 41 bits for time and refuses a clock outside the layout’s range', () => {
+    expect(() => new ShardIdGenerator({ shards, layout: { shardBits: 10, workerBits: 10, sequenceBits: 10 } })).toThrow(
+      /at most 22, so 41 bits/,
+    );
+    const early = new ShardIdGenerator({ shards, clock: () => Date.UTC(2020, 0, 1) });
+    expect(() => early.next()).toThrow(/outside the id layout's time range/);
+  });
+});

@@ -1,5 +1,5 @@
 import { ShardRoutingError } from '../errors/shard-routing.error.js';
-import { DEFAULT_ID_LAYOUT, type ShardIdLayout } from './shard-id-layout.js';
+import { DEFAULT_ID_LAYOUT, MIN_TIME_BITS, type ShardIdLayout } from './shard-id-layout.js';
 
 /** Options of {@link ShardIdGenerator}. */
 export interface ShardIdGeneratorOptions {
@@ -34,8 +34,11 @@ export class ShardIdGenerator {
     const { shardBits, workerBits, sequenceBits } = this.layout;
     const workerId = options.workerId ?? 0;
     const problems: string[] = [];
-    if (shardBits + workerBits + sequenceBits > 30)
-      problems.push('shardBits + workerBits + sequenceBits must be at most 30 (33 bits stay for time)');
+    if (shardBits + workerBits + sequenceBits > 63 - MIN_TIME_BITS) {
+      problems.push(
+        `shardBits + workerBits + sequenceBits must be at most ${63 - MIN_TIME_BITS}, so ${MIN_TIME_BITS} bits (~69 years) stay for time`,
+      );
+    }
     if (this.shards.length > 2 ** shardBits)
       problems.push(`${this.shards.length} shards do not fit in ${shardBits} shard bits`);
     if (!Number.isInteger(workerId) || workerId < 0 || workerId >= 2 ** workerBits) {
@@ -53,7 +56,14 @@ export class ShardIdGenerator {
         `ShardIdGenerator.next: "${shard}" is not a configured shard (${this.shards.join(', ')}).`,
       );
     }
-    const now = Math.max(this.clock(), this.lastTime);
+    const now = Math.max(Math.floor(this.clock()), this.lastTime);
+    const { shardBits: sb, workerBits: wb, sequenceBits: qb, epoch: e } = this.layout;
+    if (now < e || now - e >= 2 ** (63 - sb - wb - qb)) {
+      throw new ShardRoutingError(
+        `ShardIdGenerator: the clock (${new Date(now).toISOString()}) is outside the id layout's time range from its epoch ` +
+          `${new Date(e).toISOString()}; check the system clock or the layout's epoch.`,
+      );
+    }
     if (now === this.lastTime) {
       this.sequence = (this.sequence + 1) % 2 ** this.layout.sequenceBits;
       if (this.sequence === 0) this.lastTime += 1; // this millisecond is full: borrow the next

@@ -13,12 +13,15 @@ export interface ShardIdLayout {
   sequenceBits: number;
 }
 
-export const DEFAULT_ID_LAYOUT: ShardIdLayout = {
+export const DEFAULT_ID_LAYOUT: Readonly<ShardIdLayout> = Object.freeze({
   epoch: Date.UTC(2024, 0, 1),
   shardBits: 10,
   workerBits: 5,
   sequenceBits: 7,
-};
+});
+
+/** Time bits an id keeps at least: 2^41 ms is about 69 years from the epoch. */
+export const MIN_TIME_BITS = 41;
 
 /** The parts of an id. */
 export interface DecodedShardId {

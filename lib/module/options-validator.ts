@@ -1,5 +1,6 @@
 import { ShardingConfigError } from '../errors/sharding-config.error.js';
 import { ShardIdGenerator } from '../ids/shard-id-generator.js';
+import { DEFAULT_ID_LAYOUT, type ShardIdLayout } from '../ids/shard-id-layout.js';
 import { toShardStrategy } from '../routing/shard-strategy.js';
 import { findTopologyProblems } from '../topology/topology-validator.js';
 import type { ShardingModuleOptions } from './sharding-options.interface.js';
@@ -43,7 +44,19 @@ function replicaProblems({ readReplicas }: ShardingModuleOptions): string[] {
   ];
 }
 
-function idProblems({ ids, shards }: ShardingModuleOptions): string[] {
+function idProblems({ ids, shards, strategy }: ShardingModuleOptions): string[] {
+  const strategyLayout = (strategy as { layout?: ShardIdLayout } | undefined)?.layout;
+  if (strategyLayout) {
+    const generatorLayout = { ...DEFAULT_ID_LAYOUT, ...ids?.layout };
+    const differs = (Object.keys(generatorLayout) as (keyof ShardIdLayout)[]).filter(
+      (k) => generatorLayout[k] !== strategyLayout[k],
+    );
+    if (differs.length) {
+      return [
+        `ids.layout and snowflakeStrategy() disagree on ${differs.join(', ')}: ids would route to the wrong shard; give both the same layout`,
+      ];
+    }
+  }
   if (ids === undefined) return [];
   try {
     new ShardIdGenerator({ shards: Object.keys(shards ?? {}), workerId: ids.workerId, layout: ids.layout });

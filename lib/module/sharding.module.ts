@@ -38,13 +38,11 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
       provide: ShardingRuntime,
       inject: [NodeRegistry, SHARDING_MODULE_OPTIONS],
       useFactory: (registry: NodeRegistry, options: ShardingModuleOptions) => {
-        const runtime = new ShardingRuntime(registry, {
+        return new ShardingRuntime(registry, {
           strategy: toShardStrategy(options.strategy ?? hashStrategy({ buckets: 1024 })),
           balancer: createBalancer(options.readReplicas?.balancer),
           lockRequestToOneShard: options.lockRequestToOneShard ?? false,
         });
-        runtime.activate();
-        return runtime;
       },
     },
     {

@@ -42,6 +42,15 @@ describe('hashStrategy', () => {
       expect(moved.shardFor(key, ['s0', 's1'])).toBe(moved.bucketOf(key) < 2 ? 's1' : 's0');
   });
 
+  it('one strategy serving two shard lists maps each by its own list', () => {
+    const strategy = hashStrategy({ buckets: 64 });
+    const three = ['a', 'b', 'c'];
+    const seen = new Set(Array.from({ length: 500 }, (_, i) => strategy.shardFor(i, three)));
+    expect(strategy.shardFor(1, ['s0', 's1'])).toMatch(/^s[01]$/);
+    expect(seen).toEqual(new Set(three));
+    expect(() => strategy.shardFor('', three)).toThrow(/is not a shard key/);
+  });
+
   it('rejects impossible settings', () => {
     expect(() => hashStrategy({ buckets: 0 })).toThrow(ShardRoutingError);
     expect(() => hashStrategy({ buckets: 2 }).validate!(shards)).toThrow(/2 buckets cannot cover 4 shards/);

@@ -1,5 +1,5 @@
 import { ShardRoutingError } from '../errors/shard-routing.error.js';
-import { canonicalKey, type ShardKeyValue } from './shard-key.js';
+import { canonicalKey, showKey, type ShardKeyValue } from './shard-key.js';
 import type { ShardStrategy } from './shard-strategy.js';
 
 /** Options of {@link hashStrategy}. */
@@ -30,8 +30,17 @@ export function hashStrategy(options: HashStrategyOptions = {}): HashStrategy {
   if (!Number.isInteger(buckets) || buckets < 1) {
     throw new ShardRoutingError(`hashStrategy: buckets must be a positive integer (got ${buckets}).`);
   }
-  let map: readonly string[] | undefined = options.bucketMap;
-  const bucketOf = (key: ShardKeyValue) => stableHash32(canonicalKey(key) ?? '') % buckets;
+  // default maps per shard list (one strategy may serve several modules), found by list identity first
+  const maps = new Map<string, readonly string[]>();
+  const byList = new WeakMap<readonly string[], readonly string[]>();
+  const bucketOf = (key: ShardKeyValue) => {
+    const text = canonicalKey(key);
+    if (text === undefined)
+      throw new ShardRoutingError(
+        `hashStrategy: ${showKey(key)} is not a shard key (a non-empty string, a number or a bigint).`,
+      );
+    return stableHash32(text) % buckets;
+  };
   return {
     name: `hash(${buckets} buckets)`,
     buckets,
@@ -53,7 +62,15 @@ export function hashStrategy(options: HashStrategyOptions = {}): HashStrategy {
       }
     },
     shardFor(key, shards) {
-      map ??= Array.from({ length: buckets }, (_, b) => shards[Math.floor((b * shards.length) / buckets)]);
+      let map = options.bucketMap ?? byList.get(shards);
+      if (!map) {
+        const name = shards.join('\0');
+        map =
+          maps.get(name) ??
+          Array.from({ length: buckets }, (_, b) => shards[Math.floor((b * shards.length) / buckets)]);
+        maps.set(name, map);
+        byList.set(shards, map);
+      }
       return map[bucketOf(key)];
     },
   };

@@ -1,5 +1,5 @@
-import { canonicalKey } from './shard-key.js';
-import type { ShardKeyValue } from './shard-key.js';
+import { ShardRoutingError } from '../errors/shard-routing.error.js';
+import { canonicalKey, showKey, type ShardKeyValue } from './shard-key.js';
 import type { ShardStrategy } from './shard-strategy.js';
 
 /** Options of {@link lookupStrategy}. */
@@ -20,8 +20,9 @@ export function lookupStrategy(
   const cache = new Map<string, Promise<string>>();
   return {
     name: `lookup(${lookup.name || 'directory'})`,
-    shardFor(key) {
-      const id = canonicalKey(key)!;
+    shardFor(key, shards) {
+      const id = canonicalKey(key);
+      if (id === undefined) throw new ShardRoutingError(`lookupStrategy: ${showKey(key)} is not a shard key.`);
       const cached = cache.get(id);
       if (cached) {
         cache.delete(id); // re-insert: most recently used last
@@ -31,7 +32,9 @@ export function lookupStrategy(
       const answer = Promise.resolve().then(() => lookup(key));
       if (cacheSize > 0) {
         cache.set(id, answer);
-        answer.catch(() => cache.delete(id)); // a failed lookup is asked again next time
+        // only configured shard names are remembered: "not found" or a failure is asked again next time
+        const forget = () => cache.get(id) === answer && cache.delete(id);
+        answer.then((shard) => shards.includes(shard) || forget(), forget);
         if (cache.size > cacheSize) cache.delete(cache.keys().next().value!);
       }
       return answer;

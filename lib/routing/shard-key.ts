@@ -30,6 +30,7 @@ export function integerKey(key: ShardKeyValue): bigint | undefined {
 export function showKey(key: unknown): string {
   if (typeof key === 'string') return JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key);
   if (typeof key === 'bigint') return `${key}n`;
+  if (typeof key === 'function') return 'a function';
   if (key === null || typeof key !== 'object') return String(key);
   return Array.isArray(key) ? 'an array' : 'an object';
 }

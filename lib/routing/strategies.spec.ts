@@ -87,3 +87,17 @@ describe('custom strategies', () => {
     );
   });
 });
+
+describe('lookupStrategy answers', () => {
+  it('does not remember an unknown shard ("not found yet"): the next call asks again', async () => {
+    let known = false;
+    let asked = 0;
+    const strategy = lookupStrategy(async () => (asked++, known ? 's1' : (undefined as unknown as string)));
+    expect(await strategy.shardFor('tenant', shards)).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    known = true;
+    expect(await strategy.shardFor('tenant', shards)).toBe('s1');
+    expect(await strategy.shardFor('tenant', shards)).toBe('s1');
+    expect(asked).toBe(2);
+  });
+});

@@ -20,8 +20,12 @@ export interface ShardNodes {
  */
 export class NodeRegistry {
   private closing: Promise<void> | undefined;
+  /** Shard names in configuration order (one frozen array: routing reads it on every call). */
+  readonly shardNames: readonly string[];
 
-  private constructor(private readonly shardMap: ReadonlyMap<string, ShardNodes>) {}
+  private constructor(private readonly shardMap: ReadonlyMap<string, ShardNodes>) {
+    this.shardNames = Object.freeze([...shardMap.keys()]);
+  }
 
   /**
    * Validates the topology (throwing one `ShardingConfigError` listing every problem) and creates
@@ -55,11 +59,6 @@ export class NodeRegistry {
       shardMap.set(spec.shard, entry);
     });
     return new NodeRegistry(shardMap as Map<string, ShardNodes>);
-  }
-
-  /** Shard names in configuration order. */
-  get shardNames(): string[] {
-    return [...this.shardMap.keys()];
   }
 
   /** Every node: each shard's primary then its replicas. */
