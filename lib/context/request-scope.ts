@@ -8,10 +8,15 @@ import type { ShardingRuntime } from './sharding-runtime.js';
  * work; the shards written, so later replica reads go to the primary; the shard lock.
  */
 export class RequestScope {
-  // created on first use: most scopes hold one fork and write nowhere
+  // Most scopes hold one fork, read one shard and write nowhere: the first entry is kept inline,
+  // collections are made only for a second one.
+  private firstForkNode: string | undefined;
+  private firstFork: EntityManager | undefined;
   private forks: Map<string, EntityManager> | undefined;
-  private written: Set<string> | undefined;
+  private firstReplicaShard: string | undefined;
+  private firstReplica: ShardNode | undefined;
   private replicas: Map<string, ShardNode> | undefined;
+  private written: Set<string> | undefined;
   lockedShard: string | undefined;
 
   constructor(
@@ -20,20 +25,26 @@ export class RequestScope {
   ) {}
 
   fork(nodeId: string): EntityManager | undefined {
-    return this.forks?.get(nodeId);
+    return this.firstForkNode === nodeId ? this.firstFork : this.forks?.get(nodeId);
   }
 
   keepFork(nodeId: string, em: EntityManager): void {
-    (this.forks ??= new Map()).set(nodeId, em);
+    if (this.firstForkNode === undefined) {
+      this.firstForkNode = nodeId;
+      this.firstFork = em;
+    } else (this.forks ??= new Map()).set(nodeId, em);
   }
 
   /** The node this context reads the shard from, once chosen. */
   replica(shard: string): ShardNode | undefined {
-    return this.replicas?.get(shard);
+    return this.firstReplicaShard === shard ? this.firstReplica : this.replicas?.get(shard);
   }
 
   keepReplica(shard: string, node: ShardNode): ShardNode {
-    (this.replicas ??= new Map()).set(shard, node);
+    if (this.firstReplicaShard === undefined) {
+      this.firstReplicaShard = shard;
+      this.firstReplica = node;
+    } else (this.replicas ??= new Map()).set(shard, node);
     return node;
   }
 

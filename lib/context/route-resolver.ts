@@ -16,8 +16,8 @@ export interface RouteSpec {
   caller: string;
   /** The shard, given directly (ShardingService.run({ shard })). */
   shard?: string;
-  /** The shard key, read from the arguments; `keyLabel` names it in errors. */
-  key?: () => unknown;
+  /** Reads the shard key from the call's arguments; `keyLabel` names it in errors. */
+  key?: (args: readonly unknown[]) => unknown;
   keyLabel?: string;
   /** primary: writes and `@UsePrimary`; replica: `@ReadReplica` / read-only runs. */
   target: 'primary' | 'replica';
@@ -33,28 +33,42 @@ export interface RouteSpec {
  *   it is on this shard (join), else a replica chosen by the balancer (the primary if there is none);
  * - the fork is the scope's fork on that node, so nested calls on one node share it.
  */
-export function resolveFrame(spec: RouteSpec, hostRuntime?: ShardingRuntime): CallFrame | Promise<CallFrame> {
+export function resolveFrame(
+  spec: RouteSpec,
+  args: readonly unknown[],
+  hostRuntime?: ShardingRuntime,
+): CallFrame | Promise<CallFrame> {
   const enclosing = currentFrame();
   const runtime = hostRuntime ?? enclosing?.scope.runtime ?? soleLiveRuntime(spec.caller);
   // a call into another application's service (another module instance) starts its own context there
   const parent = enclosing?.scope.runtime === runtime ? enclosing : undefined;
   const scope = parent?.scope ?? runtime.newScope(spec.lockShard);
-  const build = (shard: string): CallFrame => {
-    lock(scope, shard, spec.caller);
-    const readOnly = spec.target === 'replica';
-    const { primary } = runtime.registry.shard(shard);
-    const transaction = TransactionContext.getEntityManager(primary.orm.em.name) as EntityManager | undefined;
-    if (transaction) return { scope, caller: spec.caller, shard, node: primary, em: transaction, readOnly };
-    const node = chooseNode(spec, runtime, scope, shard, parent, primary);
-    return { scope, caller: spec.caller, shard, node, em: runtime.forkFor(scope, node), readOnly };
-  };
   // synchronous unless the strategy is (a lookup): no extra promise on the hot path
-  const shard = chooseShard(spec, runtime, parent);
-  return typeof shard === 'string' ? build(shard) : shard.then(build);
+  const shard = chooseShard(spec, args, runtime, parent);
+  return typeof shard === 'string'
+    ? buildFrame(spec, runtime, scope, parent, shard)
+    : shard.then((name) => buildFrame(spec, runtime, scope, parent, name));
+}
+
+function buildFrame(
+  spec: RouteSpec,
+  runtime: ShardingRuntime,
+  scope: RequestScope,
+  parent: CallFrame | undefined,
+  shard: string,
+): CallFrame {
+  lock(scope, shard, spec.caller);
+  const readOnly = spec.target === 'replica';
+  const { primary } = runtime.registry.shard(shard);
+  const transaction = TransactionContext.getEntityManager(primary.orm.em.name) as EntityManager | undefined;
+  if (transaction) return { scope, caller: spec.caller, shard, node: primary, em: transaction, readOnly };
+  const node = chooseNode(spec, runtime, scope, shard, parent, primary);
+  return { scope, caller: spec.caller, shard, node, em: runtime.forkFor(scope, node), readOnly };
 }
 
 function chooseShard(
   spec: RouteSpec,
+  args: readonly unknown[],
   runtime: ShardingRuntime,
   parent: CallFrame | undefined,
 ): string | Promise<string> {
@@ -63,7 +77,7 @@ function chooseShard(
     return spec.shard;
   }
   if (spec.key) {
-    const key = spec.key();
+    const key = spec.key(args);
     if (canonicalKey(key) === undefined) {
       throw new ShardKeyMissingError(
         `${spec.caller}: shard key ${spec.keyLabel ?? ''} is ${describeBadKey(key)}. ` +
@@ -71,16 +85,11 @@ function chooseShard(
           'Pass the key, or fix the @ShardBy/@ShardKey path.',
       );
     }
-    const named = (error: unknown) => {
-      if (error instanceof ShardRoutingError)
-        error.message = `${spec.caller} (shard key ${spec.keyLabel ?? ''}): ${error.message}`;
-      return error;
-    };
     try {
       const shard = runtime.shardFor(key as ShardKeyValue);
-      return typeof shard === 'string' ? shard : shard.catch((error) => Promise.reject(named(error)));
+      return typeof shard === 'string' ? shard : shard.catch((error) => Promise.reject(namingCaller(error, spec)));
     } catch (error) {
-      throw named(error);
+      throw namingCaller(error, spec);
     }
   }
   if (parent?.shard) return parent.shard;
@@ -104,6 +113,13 @@ function chooseNode(
   if (parent?.shard === shard && parent.node) return parent.node; // join the enclosing call's node
   // one replica per shard for the whole context: reads in a request never go back in time
   return scope.replica(shard) ?? scope.keepReplica(shard, runtime.pickReplica(shard) ?? primary);
+}
+
+/** Strategy errors know the key, not the method: add it. */
+function namingCaller(error: unknown, spec: RouteSpec): unknown {
+  if (error instanceof ShardRoutingError)
+    error.message = `${spec.caller} (shard key ${spec.keyLabel ?? ''}): ${error.message}`;
+  return error;
 }
 
 function lock(scope: RequestScope, shard: string, caller: string): void {

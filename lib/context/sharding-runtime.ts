@@ -62,8 +62,11 @@ export class ShardingRuntime {
 
   /** The shard the strategy gives a key (checked to be a configured shard). */
   shardFor(key: ShardKeyValue): string | Promise<string> {
-    // a strategy that queries a directory must not join the caller's context (fork, lock, read-only)
-    return outsideContext(() => resolveShard(this.settings.strategy, key, this.registry.shardNames));
+    const { strategy } = this.settings;
+    const resolve = () => resolveShard(strategy, key, this.registry.shardNames);
+    // a directory lookup must not join the caller's context (fork, lock, read-only); AsyncLocalStorage.exit
+    // is not free on Node 22, so only strategies that ask for it pay for it
+    return strategy.isolated ? outsideContext(resolve) : resolve();
   }
 
   /** A replica of the shard chosen by the balancer, or undefined when the shard has none. */

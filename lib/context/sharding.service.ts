@@ -72,6 +72,7 @@ export class ShardingService {
         target: options.readOnly ? 'replica' : 'primary',
         lockShard: options.lockShard,
       },
+      [],
       this[SHARDING_RUNTIME],
     );
     // fn gets the guarded EntityManager, the same `this.em` gives in a routed method

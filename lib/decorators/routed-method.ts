@@ -1,7 +1,6 @@
 import { runInFrame } from '../context/context-store.js';
-import { resolveFrame } from '../context/route-resolver.js';
+import { resolveFrame, type RouteSpec } from '../context/route-resolver.js';
 import { SHARDING_RUNTIME } from '../context/sharded-entity-manager.js';
-import type { CallFrame } from '../context/request-scope.js';
 import type { ShardingRuntime } from '../context/sharding-runtime.js';
 import { InvalidRouteError } from '../errors/invalid-route.error.js';
 import { readPath, type KeyExtractor } from './key-extractor.js';
@@ -77,17 +76,16 @@ function wrap(original: Method, prototype: object, propertyKey: string | symbol,
   rejectSync(original, prototype, propertyKey, caller);
   const state: RouteState = { original, caller };
   const name = original.name;
+  // built once per method (after every decorator ran, at the first call): no allocation per call
+  let spec: RouteSpec | undefined;
   const wrapper = {
     // Not `async`: when the strategy is synchronous the frame is resolved without an extra promise.
     [name](this: unknown, ...args: unknown[]): Promise<unknown> {
-      const run = (frame: CallFrame) => runInFrame(frame, () => original.apply(this, args));
       try {
-        const key = state.key;
-        const frame = resolveFrame(
-          { caller, key: key && (() => key.extract(args)), keyLabel: key?.label, target: state.target ?? 'primary' },
-          hostRuntime(this),
-        );
-        return frame instanceof Promise ? frame.then(run) : Promise.resolve(run(frame));
+        spec ??= { caller, key: state.key?.extract, keyLabel: state.key?.label, target: state.target ?? 'primary' };
+        const frame = resolveFrame(spec, args, hostRuntime(this));
+        if (frame instanceof Promise) return frame.then((f) => runInFrame(f, () => original.apply(this, args)));
+        return Promise.resolve(runInFrame(frame, () => original.apply(this, args)));
       } catch (error) {
         return Promise.reject(error);
       }

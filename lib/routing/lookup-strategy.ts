@@ -20,6 +20,7 @@ export function lookupStrategy(
   const cache = new Map<string, Promise<string>>();
   return {
     name: `lookup(${lookup.name || 'directory'})`,
+    isolated: true,
     shardFor(key, shards) {
       const id = canonicalKey(key);
       if (id === undefined) throw new ShardRoutingError(`lookupStrategy: ${showKey(key)} is not a shard key.`);

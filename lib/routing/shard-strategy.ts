@@ -9,6 +9,11 @@ export interface ShardStrategy {
   shardFor(key: ShardKeyValue, shards: readonly string[]): string | Promise<string>;
   /** Called once when the module starts; throws `ShardRoutingError` for an impossible setting. */
   validate?(shards: readonly string[]): void;
+  /**
+   * Run `shardFor` outside the caller's routing context (a directory lookup that itself queries a
+   * database must not join the caller's fork, lock or read-only state). Costs a little: off by default.
+   */
+  readonly isolated?: boolean;
 }
 
 /** The `strategy` option: a strategy object, or any function from key to shard name. */
