@@ -56,22 +56,21 @@ export class ShardIdGenerator {
         `ShardIdGenerator.next: "${shard}" is not a configured shard (${this.shards.join(', ')}).`,
       );
     }
+    const { shardBits, workerBits, sequenceBits, epoch } = this.layout;
     const now = Math.max(Math.floor(this.clock()), this.lastTime);
-    const { shardBits: sb, workerBits: wb, sequenceBits: qb, epoch: e } = this.layout;
-    if (now < e || now - e >= 2 ** (63 - sb - wb - qb)) {
+    if (now < epoch || now - epoch >= 2 ** (63 - shardBits - workerBits - sequenceBits)) {
       throw new ShardRoutingError(
         `ShardIdGenerator: the clock (${new Date(now).toISOString()}) is outside the id layout's time range from its epoch ` +
-          `${new Date(e).toISOString()}; check the system clock or the layout's epoch.`,
+          `${new Date(epoch).toISOString()}; check the system clock or the layout's epoch.`,
       );
     }
     if (now === this.lastTime) {
-      this.sequence = (this.sequence + 1) % 2 ** this.layout.sequenceBits;
+      this.sequence = (this.sequence + 1) % 2 ** sequenceBits;
       if (this.sequence === 0) this.lastTime += 1; // this millisecond is full: borrow the next
     } else {
       this.lastTime = now;
       this.sequence = 0;
     }
-    const { shardBits, workerBits, sequenceBits, epoch } = this.layout;
     return (
       (BigInt(this.lastTime - epoch) << BigInt(sequenceBits + shardBits + workerBits)) |
       (BigInt(this.sequence) << BigInt(shardBits + workerBits)) |
