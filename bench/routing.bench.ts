@@ -55,18 +55,6 @@ class PlainAccountsService {
   }
 }
 
-@Injectable()
-class EmptyService {
-  constructor(private readonly em: ShardedEntityManager) {}
-
-  @ShardBy('id')
-  @ReadReplica()
-  async touch(id: string) {
-    void id;
-    return this.em.getMetadata();
-  }
-}
-
 @Controller('accounts')
 class AccountsController {
   constructor(private readonly accounts: AccountsService) {}
@@ -99,7 +87,6 @@ const createApp = async (topology: EmbeddedTopology, variant: HttpVariant) => {
     controllers: [AccountsController],
     providers: [
       AccountsService,
-      EmptyService,
       ...(variant === 'noop' ? [{ provide: APP_INTERCEPTOR, useClass: NoOpInterceptor }] : []),
     ],
   })
@@ -274,43 +261,4 @@ async function load(baseUrl: string, ids: readonly string[], seconds = HTTP_SECO
   agent.destroy();
   if (failed) throw new Error(`${failed} HTTP requests failed during the benchmark`);
   return done / elapsed;
-}
-
-/** Runs one variant for a while, for `node --cpu-prof` (see bench/profile-routing.ts). */
-export async function routingProfile(variant: string): Promise<void> {
-  const topology = await startEmbeddedTopology({ shards: Number(process.argv[4] ?? 1), replicasPerShard: 1 });
-  const app = await createApp(topology, 'with');
-  try {
-    await app.get(ShardingSchema).refresh();
-    const registry = app.get(NodeRegistry);
-    const em = registry.fork('s0');
-    for (let i = 0; i < 500; i++) em.create(BenchAccount, { id: `a${i}`, name: 'x', balance: 1 });
-    await em.flush();
-    const em1 = registry.shardNames.length > 1 ? registry.fork('s1') : undefined;
-    for (let i = 0; em1 && i < 500; i++) em1.create(BenchAccount, { id: `a${i}`, name: 'x', balance: 1 });
-    await em1?.flush();
-    await waitForReplicas(registry);
-    const accounts = app.get(AccountsService);
-    const replica = registry.node('s0', 'replica', 0);
-    const empty = app.get(EmptyService);
-    const cpu = process.cpuUsage();
-    const started = performance.now();
-    const total = Number(process.argv[3] ?? 20_000);
-    for (let i = 0; i < total; i++) {
-      if (variant === 'empty') await empty.touch(`a${i % 500}`);
-      else if (variant === 'routed') await accounts.findOne(`a${i % 500}`);
-      else await replica.orm.em.fork().findOne(BenchAccount, `a${i % 500}`);
-    }
-    const used = process.cpuUsage(cpu);
-    console.log(
-      variant,
-      ((performance.now() - started) * 1000) / total,
-      'µs per call,',
-      (used.user + used.system) / total,
-      'CPU µs',
-    );
-  } finally {
-    await app.close();
-    await topology.stop();
-  }
 }
