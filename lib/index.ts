@@ -51,7 +51,8 @@ export { lookupStrategy } from './routing/lookup-strategy.js';
 export type { LookupStrategyOptions } from './routing/lookup-strategy.js';
 export type { ShardStrategy, ShardStrategyOption } from './routing/shard-strategy.js';
 export type { ShardKeyValue } from './routing/shard-key.js';
-export type { ReplicaBalancer, ReadReplicaOptions } from './routing/replica-balancer.js';
+export type { ReplicaBalancer, BalancerName } from './routing/replica-balancer.js';
+export type { ReadReplicaOptions } from './routing/read-replica-options.js';
 
 // Ids
 export { ShardIdGenerator } from './ids/shard-id-generator.js';

@@ -16,7 +16,10 @@ export class RequestScope {
   private firstReplicaShard: string | undefined;
   private firstReplica: ShardNode | undefined;
   private replicas: Map<string, ShardNode> | undefined;
-  private written: Set<string> | undefined;
+  /** shard → number of write statements sent there in this context. */
+  private written: Map<string, number> | undefined;
+  /** shard → the WAL position reads must see, and how many writes it covers. */
+  private positions: Map<string, { lsn: bigint; covers: number }> | undefined;
   lockedShard: string | undefined;
 
   constructor(
@@ -48,12 +51,50 @@ export class RequestScope {
     return node;
   }
 
+  /** Forgets the node chosen for the shard's reads (it went down): the next read chooses again. */
+  forgetReplica(shard: string): void {
+    if (this.firstReplicaShard === shard) {
+      this.firstReplicaShard = undefined;
+      this.firstReplica = undefined;
+    } else this.replicas?.delete(shard);
+  }
+
   markWritten(shard: string): void {
-    (this.written ??= new Set()).add(shard);
+    (this.written ??= new Map()).set(shard, (this.written.get(shard) ?? 0) + 1);
   }
 
   wasWritten(shard: string): boolean {
     return this.written?.has(shard) ?? false;
+  }
+
+  /** Writes sent to the shard so far (to know which ones a WAL position read afterwards covers). */
+  writesTo(shard: string): number {
+    return this.written?.get(shard) ?? 0;
+  }
+
+  /** A write was sent to the shard whose WAL position is not known yet: its reads go to the primary. */
+  hasUnrecordedWrite(shard: string): boolean {
+    const writes = this.written?.get(shard);
+    return writes !== undefined && writes > (this.positions?.get(shard)?.covers ?? 0);
+  }
+
+  /** Reads of the shard must see at least this WAL position (a commit here, or the incoming token). */
+  requiredPosition(shard: string): bigint | undefined {
+    return this.positions?.get(shard)?.lsn;
+  }
+
+  /** Records a WAL position read after `covers` writes to the shard (positions only move forward). */
+  recordPosition(shard: string, lsn: bigint, covers = this.writesTo(shard)): void {
+    const known = (this.positions ??= new Map()).get(shard);
+    this.positions.set(shard, {
+      lsn: known && known.lsn > lsn ? known.lsn : lsn,
+      covers: Math.max(covers, known?.covers ?? 0),
+    });
+  }
+
+  /** Every shard's required WAL position: what the consistency token carries. */
+  recordedPositions(): ReadonlyMap<string, bigint> {
+    return new Map([...(this.positions ?? [])].map(([shard, { lsn }]) => [shard, lsn]));
   }
 }
 

@@ -7,6 +7,7 @@ import { ShardRoutingError } from '../errors/shard-routing.error.js';
 import { canonicalKey, showKey, type ShardKeyValue } from '../routing/shard-key.js';
 import type { ShardNode } from '../topology/shard-node.js';
 import { currentFrame } from './context-store.js';
+import { chooseReadNode, isEligible } from './read-node.js';
 import type { CallFrame, RequestScope } from './request-scope.js';
 import { ShardingRuntime } from './sharding-runtime.js';
 
@@ -56,13 +57,23 @@ function buildFrame(
   scope: RequestScope,
   parent: CallFrame | undefined,
   shard: string,
-): CallFrame {
+): CallFrame | Promise<CallFrame> {
   lock(scope, shard, spec.caller);
   const readOnly = spec.target === 'replica';
-  const { primary } = runtime.registry.shard(shard);
+  const { primary } = runtime.registry.current(shard);
   const transaction = TransactionContext.getEntityManager(primary.orm.em.name) as EntityManager | undefined;
   if (transaction) return { scope, caller: spec.caller, shard, node: primary, em: transaction, readOnly };
-  const node = chooseNode(spec, runtime, scope, shard, parent, primary);
+  const node = chooseNode(spec, runtime, scope, shard, parent);
+  if (node instanceof Promise) {
+    return node.then((chosen) => ({
+      scope,
+      caller: spec.caller,
+      shard,
+      node: chosen,
+      em: runtime.forkFor(scope, chosen),
+      readOnly,
+    }));
+  }
   return { scope, caller: spec.caller, shard, node, em: runtime.forkFor(scope, node), readOnly };
 }
 
@@ -106,13 +117,21 @@ function chooseNode(
   scope: RequestScope,
   shard: string,
   parent: CallFrame | undefined,
-  primary: ShardNode,
-): ShardNode {
-  if (spec.target === 'primary') return primary;
-  if (scope.wasWritten(shard)) return primary; // read-your-writes within the request
-  if (parent?.shard === shard && parent.node) return parent.node; // join the enclosing call's node
-  // one replica per shard for the whole context: reads in a request never go back in time
-  return scope.replica(shard) ?? scope.keepReplica(shard, runtime.pickReplica(shard) ?? primary);
+): ShardNode | Promise<ShardNode> {
+  if (spec.target === 'primary') return runtime.primaryFor(shard, spec.caller);
+  // join the enclosing call's node while it may still serve the read
+  if (parent?.shard === shard && parent.node && canJoin(runtime, scope, parent.node)) return parent.node;
+  return chooseReadNode(runtime, scope, shard);
+}
+
+/** The enclosing call's node serves a nested read if it is the acting primary, or an eligible replica. */
+function canJoin(runtime: ShardingRuntime, scope: RequestScope, node: ShardNode): boolean {
+  if (node.health.isDown) return false;
+  if (node.health.role === 'primary') return node === runtime.registry.current(node.shard).primary;
+  return (
+    !scope.hasUnrecordedWrite(node.shard) &&
+    isEligible(node, runtime.settings.maxLagMs, scope.requiredPosition(node.shard))
+  );
 }
 
 /** Strategy errors know the key, not the method: add it. */

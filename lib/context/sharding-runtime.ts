@@ -1,12 +1,16 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { FlushMode, type FlushEventArgs } from '@mikro-orm/core';
+import { FlushMode, type FlushEventArgs, type TransactionEventArgs } from '@mikro-orm/core';
 import { ReadOnlyContextError } from '../errors/read-only-context.error.js';
+import { ShardUnavailableError } from '../errors/shard-unavailable.error.js';
+import { executeOnNode, instrumentNode } from '../replication/node-instrumentation.js';
 import type { ReplicaBalancer } from '../routing/replica-balancer.js';
 import type { ShardKeyValue } from '../routing/shard-key.js';
 import { resolveShard, type ShardStrategy } from '../routing/shard-strategy.js';
+import { parseLsn } from '../topology/lsn.js';
 import type { NodeRegistry } from '../topology/node-registry.js';
 import type { ShardNode } from '../topology/shard-node.js';
 import { currentFrame, outsideContext } from './context-store.js';
+import { rerouteRead } from './read-node.js';
 import { RequestScope } from './request-scope.js';
 
 /** Settings the runtime routes with (from the module options, defaults applied). */
@@ -14,6 +18,10 @@ export interface RuntimeSettings {
   strategy: ShardStrategy;
   balancer: ReplicaBalancer;
   lockRequestToOneShard: boolean;
+  maxLagMs: number | undefined;
+  readYourWrites: boolean;
+  whenNoReplica: 'primary' | 'fail';
+  consistencyHeader: string;
 }
 
 const hasChanges = ({ uow }: FlushEventArgs) =>
@@ -32,7 +40,14 @@ export class ShardingRuntime {
     readonly registry: NodeRegistry,
     readonly settings: RuntimeSettings,
   ) {
-    for (const node of registry.nodes) this.watchFlushes(node);
+    for (const node of registry.nodes) {
+      this.watchFlushes(node);
+      if (settings.readYourWrites) this.watchCommits(node);
+      instrumentNode(node, {
+        rerouteRead: (failed) => rerouteRead(this, currentFrame()?.scope, failed),
+        afterStatement: settings.readYourWrites ? (on) => this.afterStatement(on) : undefined,
+      });
+    }
   }
 
   activate(): void {
@@ -69,10 +84,17 @@ export class ShardingRuntime {
     return strategy.isolated ? outsideContext(resolve) : resolve();
   }
 
-  /** A replica of the shard chosen by the balancer, or undefined when the shard has none. */
-  pickReplica(shard: string): ShardNode | undefined {
-    const { replicas } = this.registry.shard(shard);
-    return replicas.length ? this.settings.balancer(replicas, shard) : undefined;
+  /** The shard's acting primary; `ShardUnavailableError` at once while its circuit is open (writes fail fast). */
+  primaryFor(shard: string, caller: string): ShardNode {
+    const { primary } = this.registry.current(shard);
+    if (!primary.health.isDown) return primary;
+    throw new ShardUnavailableError(
+      `${caller} needs the primary of shard "${shard}", but ${primary.id} (${primary.address}) is down ` +
+        `(${primary.health.error ?? 'unreachable'}); nothing was sent. Writes resume once it answers again ` +
+        '(the health monitor re-checks it) or a replica is promoted; reads marked @ReadReplica() keep working.',
+      shard,
+      primary.id,
+    );
   }
 
   /** The scope's fork on a node: made once, then joined by every call on that node. */
@@ -87,6 +109,43 @@ export class ShardingRuntime {
     return em;
   }
 
+  /** After an autocommit statement on a primary: record the WAL position if this context wrote there. */
+  private afterStatement(node: ShardNode): Promise<void> | undefined {
+    if (node.health.role !== 'primary') return undefined;
+    const scope = currentFrame()?.scope;
+    return scope?.hasUnrecordedWrite(node.shard) ? this.recordPosition(scope, node) : undefined;
+  }
+
+  /** After a transaction commit (not a savepoint release) on a primary: the same. */
+  private watchCommits(node: ShardNode): void {
+    node.orm.em.getEventManager().registerSubscriber({
+      afterTransactionCommit: async ({ transaction }: TransactionEventArgs) => {
+        if ((transaction as { savepointName?: string } | undefined)?.savepointName) return;
+        const scope = currentFrame()?.scope;
+        if (node.health.role === 'primary' && scope?.hasUnrecordedWrite(node.shard))
+          await this.recordPosition(scope, node);
+      },
+    });
+  }
+
+  /**
+   * Reads the primary's WAL insert position — past every commit made there so far (with
+   * synchronous_commit off a commit may not be flushed yet, so not the flush position) — and records it.
+   * On failure the write stays unrecorded and the shard's reads in this context go to the primary.
+   */
+  private async recordPosition(scope: RequestScope, node: ShardNode): Promise<void> {
+    const covers = scope.writesTo(node.shard);
+    try {
+      const [row] = await executeOnNode<{ lsn: string }[]>(node, 'select pg_current_wal_insert_lsn()::text as lsn');
+      const lsn = parseLsn(row?.lsn);
+      if (lsn === undefined) return;
+      scope.recordPosition(node.shard, lsn, covers);
+      node.health.advanceLsn(lsn);
+    } catch {
+      // the primary went away after the commit: reads stay on the primary, which will tell
+    }
+  }
+
   /**
    * A flush with changes on a replica node, or inside a read-only call, is refused before any SQL is
    * sent (the SQL-level guard would stop it too, but only after the flush opened its transaction).
@@ -95,9 +154,10 @@ export class ShardingRuntime {
     node.orm.em.getEventManager().registerSubscriber({
       onFlush: (args: FlushEventArgs) => {
         const frame = currentFrame();
-        if (!hasChanges(args) || (node.role === 'primary' && !frame?.readOnly)) return;
+        const onReplica = node.health.role === 'replica';
+        if (!hasChanges(args) || (!onReplica && !frame?.readOnly)) return;
         throw new ReadOnlyContextError(
-          `${frame?.caller ?? 'A flush'} tried to write on ${node.role === 'replica' ? 'read replica ' : ''}${node.id} (${node.address})` +
+          `${frame?.caller ?? 'A flush'} tried to write on ${onReplica ? 'read replica ' : ''}${node.id} (${node.address})` +
             `${frame?.readOnly ? ' inside a read-only call' : ''}; nothing was sent. ` +
             'Writes go to the primary: remove @ReadReplica() from the method that writes, or call a @ShardBy/@UsePrimary method for the write.',
         );

@@ -1,12 +1,26 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import type { Observable } from 'rxjs';
+import { catchError, map, throwError, type Observable } from 'rxjs';
+import { decodeConsistencyToken, encodeConsistencyToken } from './consistency-token.js';
 import { currentFrame, runInFrame } from './context-store.js';
+import type { RequestScope } from './request-scope.js';
 import { ShardingRuntime } from './sharding-runtime.js';
+
+type HeaderBag = Record<string, string | string[] | undefined>;
+type Reply = {
+  header?: (name: string, value: string) => unknown;
+  setHeader?: (name: string, value: string) => unknown;
+  headersSent?: boolean;
+  sent?: boolean;
+};
 
 /**
  * Opens one routing context per HTTP request or RPC message (registered globally by the module
  * unless `interceptor: false`): nested decorated calls in the request share forks, the shard lock and
  * the set of written shards. Works the same on Express and Fastify.
+ *
+ * Read-your-writes across requests: the consistency token in the request header (default
+ * `x-shard-consistency`) sets the WAL positions this request's reads must see; the response carries
+ * the token back, advanced past this request's own commits.
  */
 @Injectable()
 export class ShardingInterceptor implements NestInterceptor {
@@ -14,12 +28,38 @@ export class ShardingInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (currentFrame()?.scope.runtime === this.runtime) return next.handle();
-    const frame = {
-      scope: this.runtime.newScope(),
-      caller: `${context.getClass().name}.${context.getHandler().name}`,
-      readOnly: false,
-    };
-    // Nest binds next.handle()'s deferred handler to the async context it is called in.
-    return runInFrame(frame, () => next.handle());
+    const scope = this.runtime.newScope();
+    const frame = { scope, caller: `${context.getClass().name}.${context.getHandler().name}`, readOnly: false };
+    if (context.getType() !== 'http' || !this.runtime.settings.readYourWrites) {
+      // Nest binds next.handle()'s deferred handler to the async context it is called in.
+      return runInFrame(frame, () => next.handle());
+    }
+    const http = context.switchToHttp();
+    const header = this.runtime.settings.consistencyHeader;
+    const incoming = (http.getRequest<{ headers?: HeaderBag }>().headers ?? {})[header];
+    const token = Array.isArray(incoming) ? incoming[incoming.length - 1] : incoming;
+    if (token) {
+      for (const [shard, lsn] of decodeConsistencyToken(token, this.runtime.shardNames))
+        scope.recordPosition(shard, lsn, 0);
+    }
+    const reply = http.getResponse<Reply>();
+    return runInFrame(frame, () => next.handle()).pipe(
+      map((value) => {
+        sendToken(reply, header, scope);
+        return value;
+      }),
+      // a failed request may have committed writes before failing: the client still gets their positions
+      catchError((error: unknown) => {
+        sendToken(reply, header, scope);
+        return throwError(() => error);
+      }),
+    );
   }
+}
+
+function sendToken(reply: Reply, header: string, scope: RequestScope): void {
+  const token = encodeConsistencyToken(scope.recordedPositions());
+  if (!token || reply.headersSent || reply.sent) return;
+  if (typeof reply.header === 'function') reply.header(header, token);
+  else reply.setHeader?.(header, token);
 }

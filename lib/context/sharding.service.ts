@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { canonicalKey, showKey, type ShardKeyValue } from '../routing/shard-key.js';
+import { decodeConsistencyToken, encodeConsistencyToken } from './consistency-token.js';
 import { currentFrame, runInFrame } from './context-store.js';
 import { resolveFrame } from './route-resolver.js';
 import { ShardedEntityManager, SHARDING_RUNTIME } from './sharded-entity-manager.js';
@@ -17,6 +18,11 @@ export interface RunOptions {
   readOnly?: boolean;
   /** When this run opens the context: lock it to its shard. @default the module's lockRequestToOneShard */
   lockShard?: boolean;
+  /**
+   * A consistency token from an earlier context (`consistencyToken()`, or the response header of an HTTP
+   * call): reads here see at least those writes. Applies when this run opens the context.
+   */
+  consistencyToken?: string;
 }
 
 /**
@@ -63,6 +69,9 @@ export class ShardingService {
     if (!byShard && !(typeof target === 'object' && target !== null && 'key' in target)) {
       throw new ShardKeyMissingError('ShardingService.run needs { shard: name } or { key } as its first argument.');
     }
+    if (options.consistencyToken && !currentFrame()) {
+      return this.withContext(() => this.run(target, fn, { ...options, consistencyToken: undefined }), options);
+    }
     const frame = await resolveFrame(
       {
         caller: `ShardingService.run(${byShard ? `shard ${(target as { shard: string }).shard}` : 'by key'})`,
@@ -84,15 +93,30 @@ export class ShardingService {
    * request — so a job's routed calls share forks, the written-shards memory and the shard lock.
    * Inside an open context it just runs `fn`.
    */
-  withContext<T>(fn: () => T | Promise<T>, options: { lockShard?: boolean } = {}): Promise<T> {
+  withContext<T>(
+    fn: () => T | Promise<T>,
+    options: { lockShard?: boolean; consistencyToken?: string } = {},
+  ): Promise<T> {
     const runtime = this[SHARDING_RUNTIME];
     if (currentFrame()) return Promise.resolve().then(fn);
-    const frame = {
-      scope: runtime.newScope(options.lockShard),
-      caller: 'ShardingService.withContext',
-      readOnly: false,
-    };
-    return runInFrame(frame, async () => fn());
+    const scope = runtime.newScope(options.lockShard);
+    if (options.consistencyToken) {
+      for (const [shard, lsn] of decodeConsistencyToken(options.consistencyToken, runtime.shardNames)) {
+        scope.recordPosition(shard, lsn, 0);
+      }
+    }
+    return runInFrame({ scope, caller: 'ShardingService.withContext', readOnly: false }, async () => fn());
+  }
+
+  /**
+   * The current context's consistency token: the WAL positions of its commits (and of the token it
+   * started with). Hand it to the next context (`run`/`withContext` option, or the HTTP header) so its
+   * reads see these writes, from a replica once it has caught up. Undefined outside a context or when
+   * there is nothing to wait for.
+   */
+  consistencyToken(): string | undefined {
+    const scope = currentFrame()?.scope;
+    return scope ? encodeConsistencyToken(scope.recordedPositions()) : undefined;
   }
 
   /**

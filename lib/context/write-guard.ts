@@ -22,7 +22,7 @@ export function isWriteSql(sql: string): boolean {
 export const guardQuery: NodeQueryObserver = (node, sql) => {
   const frame = currentFrame();
   if (!frame || !isWriteSql(sql)) return;
-  if (frame.readOnly || node.role === 'replica') {
+  if (frame.readOnly || node.health.role === 'replica') {
     throw new ReadOnlyContextError(
       `${frame.caller} tried to write (${sql.trim().split(/\s+/, 2).join(' ')} ...) ${frame.readOnly ? 'in a read-only call' : ''} on ${node.id}; it was not sent. ` +
         'Writes belong to a method without @ReadReplica() (it runs on the primary), or a run() without readOnly.',

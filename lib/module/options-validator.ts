@@ -1,12 +1,14 @@
 import { ShardingConfigError } from '../errors/sharding-config.error.js';
 import { ShardIdGenerator } from '../ids/shard-id-generator.js';
 import { DEFAULT_ID_LAYOUT, type ShardIdLayout } from '../ids/shard-id-layout.js';
+import { BALANCER_NAMES } from '../routing/replica-balancer.js';
 import { toShardStrategy } from '../routing/shard-strategy.js';
 import { findTopologyProblems } from '../topology/topology-validator.js';
 import type { ShardingModuleOptions } from './sharding-options.interface.js';
 
-const OPTION_KEYS = ['shards', 'mikroOrm', 'strategy', 'readReplicas', 'lockRequestToOneShard', 'ids'];
-const BALANCERS = ['round-robin'];
+const OPTION_KEYS = ['shards', 'mikroOrm', 'strategy', 'readReplicas', 'health', 'lockRequestToOneShard', 'ids'];
+const READ_REPLICA_KEYS = ['balancer', 'maxLagMs', 'readYourWrites', 'consistencyHeader', 'whenNoReplica'];
+const HEALTH_KEYS = ['intervalMs', 'timeoutMs', 'enabled'];
 
 /** Validates every module option at once; throws one `ShardingConfigError` listing all problems. */
 export function validateShardingOptions(options: ShardingModuleOptions): void {
@@ -15,7 +17,12 @@ export function validateShardingOptions(options: ShardingModuleOptions): void {
     for (const key of Object.keys(options)) {
       if (!OPTION_KEYS.includes(key)) problems.unshift(`unknown option "${key}" (allowed: ${OPTION_KEYS.join(', ')})`);
     }
-    problems.push(...strategyProblems(options), ...replicaProblems(options), ...idProblems(options));
+    problems.push(
+      ...strategyProblems(options),
+      ...replicaProblems(options),
+      ...healthProblems(options),
+      ...idProblems(options),
+    );
   }
   if (problems.length) throw new ShardingConfigError(problems);
 }
@@ -37,11 +44,54 @@ function strategyProblems({ strategy, shards }: ShardingModuleOptions): string[]
 
 function replicaProblems({ readReplicas }: ShardingModuleOptions): string[] {
   if (readReplicas === undefined) return [];
-  const balancer = readReplicas?.balancer;
-  if (balancer === undefined || typeof balancer === 'function' || BALANCERS.includes(balancer)) return [];
-  return [
-    `readReplicas.balancer must be one of ${BALANCERS.join(', ')} or a function (replicas, shard) => replica (got ${JSON.stringify(balancer)})`,
-  ];
+  if (typeof readReplicas !== 'object' || readReplicas === null) return ['readReplicas must be an object'];
+  const problems = unknownKeys('readReplicas', readReplicas, READ_REPLICA_KEYS);
+  const { balancer, maxLagMs, readYourWrites, consistencyHeader, whenNoReplica } = readReplicas;
+  if (balancer !== undefined && typeof balancer !== 'function' && !BALANCER_NAMES.includes(balancer)) {
+    problems.push(
+      `readReplicas.balancer must be one of ${BALANCER_NAMES.join(', ')} or a function (replicas, shard) => replica (got ${JSON.stringify(balancer)})`,
+    );
+  }
+  if (maxLagMs !== undefined && !(typeof maxLagMs === 'number' && maxLagMs >= 0)) {
+    problems.push(`readReplicas.maxLagMs must be a number of milliseconds >= 0 (got ${JSON.stringify(maxLagMs)})`);
+  }
+  if (readYourWrites !== undefined && typeof readYourWrites !== 'boolean') {
+    problems.push(`readReplicas.readYourWrites must be true or false (got ${JSON.stringify(readYourWrites)})`);
+  }
+  if (
+    consistencyHeader !== undefined &&
+    !(typeof consistencyHeader === 'string' && /^[A-Za-z0-9-]+$/.test(consistencyHeader))
+  ) {
+    problems.push(
+      `readReplicas.consistencyHeader must be an HTTP header name (got ${JSON.stringify(consistencyHeader)})`,
+    );
+  }
+  if (whenNoReplica !== undefined && whenNoReplica !== 'primary' && whenNoReplica !== 'fail') {
+    problems.push(`readReplicas.whenNoReplica must be 'primary' or 'fail' (got ${JSON.stringify(whenNoReplica)})`);
+  }
+  return problems;
+}
+
+function healthProblems({ health }: ShardingModuleOptions): string[] {
+  if (health === undefined) return [];
+  if (typeof health !== 'object' || health === null) return ['health must be an object'];
+  const problems = unknownKeys('health', health, HEALTH_KEYS);
+  for (const key of ['intervalMs', 'timeoutMs'] as const) {
+    const value = health[key];
+    if (value !== undefined && !(Number.isInteger(value) && value >= 10)) {
+      problems.push(`health.${key} must be a whole number of milliseconds >= 10 (got ${JSON.stringify(value)})`);
+    }
+  }
+  if (health.enabled !== undefined && typeof health.enabled !== 'boolean') {
+    problems.push(`health.enabled must be true or false (got ${JSON.stringify(health.enabled)})`);
+  }
+  return problems;
+}
+
+function unknownKeys(option: string, value: object, allowed: readonly string[]): string[] {
+  return Object.keys(value)
+    .filter((key) => !allowed.includes(key))
+    .map((key) => `unknown option "${option}.${key}" (allowed: ${allowed.join(', ')})`);
 }
 
 function idProblems({ ids, shards, strategy }: ShardingModuleOptions): string[] {

@@ -1,5 +1,6 @@
 import type { ShardIdLayout } from '../ids/shard-id-layout.js';
-import type { ReadReplicaOptions } from '../routing/replica-balancer.js';
+import type { HealthMonitorOptions } from '../replication/health-options.js';
+import type { ReadReplicaOptions } from '../routing/read-replica-options.js';
 import type { ShardStrategyOption } from '../routing/shard-strategy.js';
 import type { ShardingMikroOrmOptions } from '../topology/node-orm.factory.js';
 import type { ShardsConfig } from '../topology/shard-config.js';
@@ -22,8 +23,14 @@ export interface ShardingModuleOptions {
    * @default hashStrategy({ buckets: 1024 })
    */
   strategy?: ShardStrategyOption;
-  /** How reads are spread over replicas. @default { balancer: 'round-robin' } */
+  /**
+   * Which replicas serve reads and how they are spread: balancer, `maxLagMs`, read-your-writes by WAL
+   * position (consistency token), what happens when none is eligible.
+   * @default { balancer: 'round-robin', readYourWrites: true, whenNoReplica: 'primary', consistencyHeader: 'x-shard-consistency' }
+   */
   readReplicas?: ReadReplicaOptions;
+  /** The background health monitor of every node. @default { intervalMs: 1000, timeoutMs: 2000, enabled: true } */
+  health?: HealthMonitorOptions;
   /**
    * Lock each request (or `run()`) to the first shard it touches: a second shard throws
    * `ShardLockError`, like Rails' shard selector lock. @default false

@@ -4,6 +4,7 @@ import { ShardingRuntime } from '../context/sharding-runtime.js';
 import { ShardingInterceptor } from '../context/sharding.interceptor.js';
 import { ShardingService } from '../context/sharding.service.js';
 import { guardQuery } from '../context/write-guard.js';
+import { ReplicationMonitor } from '../replication/replication-monitor.js';
 import { ShardIdGenerator } from '../ids/shard-id-generator.js';
 import { createBalancer } from '../routing/replica-balancer.js';
 import { hashStrategy } from '../routing/hash-strategy.js';
@@ -38,12 +39,23 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
       provide: ShardingRuntime,
       inject: [NodeRegistry, SHARDING_MODULE_OPTIONS],
       useFactory: (registry: NodeRegistry, options: ShardingModuleOptions) => {
+        const replicas = options.readReplicas ?? {};
         return new ShardingRuntime(registry, {
           strategy: toShardStrategy(options.strategy ?? hashStrategy({ buckets: 1024 })),
-          balancer: createBalancer(options.readReplicas?.balancer),
+          balancer: createBalancer(replicas.balancer),
           lockRequestToOneShard: options.lockRequestToOneShard ?? false,
+          maxLagMs: replicas.maxLagMs,
+          readYourWrites: replicas.readYourWrites ?? true,
+          whenNoReplica: replicas.whenNoReplica ?? 'primary',
+          consistencyHeader: (replicas.consistencyHeader ?? 'x-shard-consistency').toLowerCase(),
         });
       },
+    },
+    {
+      provide: ReplicationMonitor,
+      inject: [NodeRegistry, SHARDING_MODULE_OPTIONS],
+      useFactory: (registry: NodeRegistry, options: ShardingModuleOptions) =>
+        new ReplicationMonitor(registry, options.health),
     },
     {
       provide: ShardIdGenerator,
@@ -60,6 +72,14 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
     ShardingInterceptor,
     ShardingSchema,
   ],
-  exports: [NodeRegistry, ShardedEntityManager, ShardingService, ShardingInterceptor, ShardIdGenerator, ShardingSchema],
+  exports: [
+    NodeRegistry,
+    ReplicationMonitor,
+    ShardedEntityManager,
+    ShardingService,
+    ShardingInterceptor,
+    ShardIdGenerator,
+    ShardingSchema,
+  ],
 })
 export class ShardingModule extends ConfigurableShardingModule {}

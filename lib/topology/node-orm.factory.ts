@@ -1,5 +1,6 @@
 import type { MetadataStorage } from '@mikro-orm/core';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
+import type { NodeHealth } from './node-health.js';
 import type { NodeConnectionConfig } from './shard-config.js';
 
 /** MikroORM options shared by every node: entities, naming, debug, pool... never connection details. */
@@ -23,13 +24,22 @@ export interface NodeOrmSpec {
   shard: string;
   role: 'primary' | 'replica';
   connection: NodeConnectionConfig;
+  health: NodeHealth;
 }
 
 /**
  * Sees every SQL statement a node is about to send (after the user's own `onQuery`); may throw to
  * stop it. The topology knows nothing of requests: the module plugs its write guard in here.
  */
-export type NodeQueryObserver = (node: { id: string; shard: string; role: 'primary' | 'replica' }, sql: string) => void;
+export type NodeQueryObserver = (node: ObservedNode, sql: string) => void;
+
+/** The node a statement goes to, as an observer sees it. */
+export interface ObservedNode {
+  id: string;
+  shard: string;
+  /** Its live state; `health.role` is the role it plays now. */
+  health: NodeHealth;
+}
 
 let registries = 0;
 
@@ -62,7 +72,7 @@ function nodeOptions(
   observer?: NodeQueryObserver,
 ): Options {
   const userOnQuery = shared.onQuery;
-  const node = { id: spec.id, shard: spec.shard, role: spec.role };
+  const node: ObservedNode = { id: spec.id, shard: spec.shard, health: spec.health };
   return {
     ...shared,
     ...spec.connection,

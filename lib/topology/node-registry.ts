@@ -2,6 +2,8 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { ShardingConfigError } from '../errors/sharding-config.error.js';
 import { UnknownNodeError } from '../errors/unknown-node.error.js';
 import { describeAddress, nodeAddress } from './node-address.js';
+import { formatLsn } from './lsn.js';
+import { NodeHealth, type NodeHealthReport } from './node-health.js';
 import { createNodeOrms, type NodeQueryObserver, type ShardingMikroOrmOptions } from './node-orm.factory.js';
 import { probeNode, type NodeProbe } from './node-probe.js';
 import type { ShardsConfig } from './shard-config.js';
@@ -22,9 +24,12 @@ export class NodeRegistry {
   private closing: Promise<void> | undefined;
   /** Shard names in configuration order (one frozen array: routing reads it on every call). */
   readonly shardNames: readonly string[];
+  /** Each shard's nodes by the role they play now (the configured layout until a promotion). */
+  private readonly acting = new Map<string, ShardNodes>();
 
   private constructor(private readonly shardMap: ReadonlyMap<string, ShardNodes>) {
     this.shardNames = Object.freeze([...shardMap.keys()]);
+    for (const [name, nodes] of shardMap) this.acting.set(name, nodes);
   }
 
   /**
@@ -39,7 +44,15 @@ export class NodeRegistry {
     const problems = findTopologyProblems(options);
     if (problems.length) throw new ShardingConfigError(problems);
     const layout = Object.entries(options.shards).flatMap(([shard, config]) => [
-      { id: `${shard}/primary`, shard, role: 'primary' as const, index: 0, connection: config.primary, weight: 1 },
+      {
+        id: `${shard}/primary`,
+        shard,
+        role: 'primary' as const,
+        index: 0,
+        connection: config.primary,
+        weight: 1,
+        health: new NodeHealth('primary'),
+      },
       ...(config.replicas ?? []).map(({ weight, ...connection }, index) => ({
         id: `${shard}/replica-${index + 1}`,
         shard,
@@ -47,6 +60,7 @@ export class NodeRegistry {
         index,
         connection,
         weight: weight ?? 1,
+        health: new NodeHealth('replica'),
       })),
     ]);
     const orms = await createNodeOrms(layout, options.mikroOrm, observer);
@@ -66,11 +80,53 @@ export class NodeRegistry {
     return [...this.shardMap.values()].flatMap(({ primary, replicas }) => [primary, ...replicas]);
   }
 
-  /** A shard's primary and replicas; `UnknownNodeError` for a name that is not configured. */
+  /** A shard's configured primary and replicas; `UnknownNodeError` for a name that is not configured. */
   shard(name: string): ShardNodes {
     const nodes = this.shardMap.get(name);
     if (!nodes) throw UnknownNodeError.shard(name, this.shardNames);
     return nodes;
+  }
+
+  /**
+   * A shard's nodes by the role they play now: after a replica was promoted (and the monitor saw it),
+   * `primary` is that node and the old primary is left out of `replicas`. Routing uses this.
+   */
+  current(name: string): ShardNodes {
+    const nodes = this.acting.get(name);
+    if (!nodes) throw UnknownNodeError.shard(name, this.shardNames);
+    return nodes;
+  }
+
+  /**
+   * Makes `primary` the shard's acting primary (primary discovery calls this when a replica was promoted).
+   * The other nodes become replicas; those that are not in recovery (a diverged old primary) serve nothing.
+   */
+  setActingPrimary(shard: string, primary: ShardNode): void {
+    const { primary: configured, replicas } = this.shard(shard);
+    const others = [configured, ...replicas].filter((node) => node !== primary);
+    primary.health.role = 'primary';
+    for (const node of others) node.health.role = 'replica';
+    this.acting.set(shard, { primary, replicas: others.filter((node) => node.health.inRecovery !== false) });
+  }
+
+  /** Every node's state, role, lag and counters (no passwords): the data behind health endpoints. */
+  health(): NodeHealthReport[] {
+    const iso = (ms: number) => (ms ? new Date(ms).toISOString() : undefined);
+    return this.nodes.map(({ id, shard, address, health }) => ({
+      id,
+      shard,
+      configuredRole: health.configuredRole,
+      role: health.role,
+      status: health.status,
+      address,
+      lagMs: health.lagMs,
+      lsn: health.lsn === undefined ? undefined : formatLsn(health.lsn),
+      checkedAt: iso(health.checkedAt),
+      downSince: iso(health.downSince),
+      error: health.error,
+      inFlight: health.inFlight,
+      counters: { ...health.counters },
+    }));
   }
 
   /** One node by shard and role (replicas by 0-based index). */

@@ -1,4 +1,5 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { NodeHealth } from './node-health.js';
 
 /** A node's role in its shard. */
 export type NodeRole = 'primary' | 'replica';
@@ -8,6 +9,7 @@ export interface ShardNode {
   /** `s0/primary`, `s0/replica-1`, ... unique, stable, safe to log. */
   readonly id: string;
   readonly shard: string;
+  /** The configured role; the role it plays now (after a promotion) is `health.role`. */
   readonly role: NodeRole;
   /** 0 for the primary; the replica's position in `replicas` for a replica. */
   readonly index: number;
@@ -15,6 +17,8 @@ export interface ShardNode {
   readonly address: string;
   /** Share of reads for the `weighted` balancer (replicas). */
   readonly weight: number;
+  /** Live state: up/down, current role, WAL position, lag, counters. */
+  readonly health: NodeHealth;
   /** This node's MikroORM. Its global `em` is not for direct use: call `fork()`. */
   readonly orm: MikroORM;
   /** A fresh EntityManager fork on this node (own identity map and unit of work). */

@@ -1,0 +1,137 @@
+import { ShardUnavailableError } from '../errors/shard-unavailable.error.js';
+import { executeOnNode } from '../replication/node-instrumentation.js';
+import { parseLsn } from '../topology/lsn.js';
+import type { ShardNode } from '../topology/shard-node.js';
+import type { RequestScope } from './request-scope.js';
+import type { ShardingRuntime } from './sharding-runtime.js';
+
+/**
+ * May `replica` serve a read now? Up (circuit closed), still a replica (in recovery, not promoted),
+ * within `maxLagMs`, and — when the context must see a WAL position — replayed at least that far
+ * (as last seen by the monitor or a live check).
+ */
+export function isEligible(replica: ShardNode, maxLagMs: number | undefined, required: bigint | undefined): boolean {
+  const health = replica.health;
+  if (health.status === 'down' || health.role !== 'replica' || health.inRecovery === false) return false;
+  if (maxLagMs !== undefined && health.lagMs !== undefined && health.lagMs > maxLagMs) return false;
+  return required === undefined || (health.lsn !== undefined && health.lsn >= required);
+}
+
+/**
+ * The node a read of `shard` goes to in this context:
+ * 1. the primary after a write whose WAL position is unknown yet (or any write, without `readYourWrites`);
+ * 2. the replica this context already reads the shard from, while it stays eligible (reads in one
+ *    context never go back in time);
+ * 3. an eligible replica by the balancer;
+ * 4. when replicas are only behind the required WAL position by what the monitor last saw: the most
+ *    advanced one is asked live (one round trip) and used if it has caught up;
+ * 5. else the primary (`whenNoReplica: 'primary'`) or `ShardUnavailableError`.
+ */
+export function chooseReadNode(
+  runtime: ShardingRuntime,
+  scope: RequestScope,
+  shard: string,
+): ShardNode | Promise<ShardNode> {
+  const { primary, replicas } = runtime.registry.current(shard);
+  if (!replicas.length) return usablePrimary(shard, primary, false);
+  const { readYourWrites, maxLagMs } = runtime.settings;
+  if (readYourWrites ? scope.hasUnrecordedWrite(shard) : scope.wasWritten(shard)) {
+    return usablePrimary(shard, primary, false);
+  }
+  const required = readYourWrites ? scope.requiredPosition(shard) : undefined;
+  const pinned = scope.replica(shard);
+  if (pinned && isEligible(pinned, maxLagMs, required)) return pinned;
+  const eligible = replicas.filter((replica) => isEligible(replica, maxLagMs, required));
+  if (eligible.length) return scope.keepReplica(shard, runtime.settings.balancer(eligible, shard));
+  if (required !== undefined) {
+    const candidates = replicas.filter((replica) => isEligible(replica, maxLagMs, undefined));
+    if (candidates.length) return checkLive(runtime, scope, shard, candidates, required);
+  }
+  return fallback(runtime, shard, primary, replicas);
+}
+
+/**
+ * A replica (other than `failed`) for a read that cannot run on `failed`, or the primary; undefined when
+ * none may serve it. Synchronous: it uses what the monitor last saw.
+ */
+export function rerouteRead(
+  runtime: ShardingRuntime,
+  scope: RequestScope | undefined,
+  failed: ShardNode,
+): ShardNode | undefined {
+  const { primary, replicas } = runtime.registry.current(failed.shard);
+  if (failed === primary) return undefined; // never retried: it may be a write
+  if (scope?.replica(failed.shard) === failed) scope.forgetReplica(failed.shard);
+  const required = runtime.settings.readYourWrites ? scope?.requiredPosition(failed.shard) : undefined;
+  const others = replicas.filter((r) => r !== failed && isEligible(r, runtime.settings.maxLagMs, required));
+  if (others.length) return runtime.settings.balancer(others, failed.shard);
+  if (runtime.settings.whenNoReplica === 'fail' || primary.health.isDown) return undefined;
+  primary.health.counters.fallbacks++;
+  return primary;
+}
+
+async function checkLive(
+  runtime: ShardingRuntime,
+  scope: RequestScope,
+  shard: string,
+  candidates: ShardNode[],
+  required: bigint,
+): Promise<ShardNode> {
+  const best = candidates.reduce((a, b) => ((b.health.lsn ?? -1n) > (a.health.lsn ?? -1n) ? b : a));
+  try {
+    const [row] = await executeOnNode<{ lsn: string | null }[]>(best, 'select pg_last_wal_replay_lsn()::text as lsn');
+    const lsn = parseLsn(row?.lsn);
+    if (lsn !== undefined) best.health.advanceLsn(lsn);
+    if (lsn !== undefined && lsn >= required) return scope.keepReplica(shard, best);
+  } catch {
+    // the monitor will notice; this read goes elsewhere
+  }
+  const { primary, replicas } = runtime.registry.current(shard);
+  return fallback(runtime, shard, primary, replicas);
+}
+
+function fallback(
+  runtime: ShardingRuntime,
+  shard: string,
+  primary: ShardNode,
+  replicas: readonly ShardNode[],
+): ShardNode {
+  if (runtime.settings.whenNoReplica === 'fail') {
+    throw new ShardUnavailableError(
+      `No replica of shard "${shard}" may serve this read (${describeReplicas(replicas)}) and whenNoReplica is 'fail'. ` +
+        "Start or repair a replica, raise readReplicas.maxLagMs, or set whenNoReplica: 'primary'.",
+      shard,
+    );
+  }
+  return usablePrimary(shard, primary, true, replicas);
+}
+
+function usablePrimary(
+  shard: string,
+  primary: ShardNode,
+  isFallback: boolean,
+  replicas: readonly ShardNode[] = [],
+): ShardNode {
+  if (primary.health.isDown) {
+    throw new ShardUnavailableError(
+      `Shard "${shard}" cannot serve this read: its primary ${primary.id} (${primary.address}) is down` +
+        (replicas.length ? ` and no replica may serve it (${describeReplicas(replicas)})` : '') +
+        '. It answers again once the primary is back (the health monitor re-checks it) or a replica is promoted.',
+      shard,
+      primary.id,
+    );
+  }
+  if (isFallback) primary.health.counters.fallbacks++;
+  return primary;
+}
+
+function describeReplicas(replicas: readonly ShardNode[]): string {
+  if (!replicas.length) return 'it has none';
+  return replicas
+    .map(({ id, health }) => {
+      if (health.status === 'down') return `${id} down`;
+      if (health.inRecovery === false) return `${id} not in recovery`;
+      return `${id} lag ${health.lagMs ?? '?'} ms`;
+    })
+    .join(', ');
+}

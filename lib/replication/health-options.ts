@@ -1,0 +1,11 @@
+/** Options of the `health` module option: the background monitor of every node. */
+export interface HealthMonitorOptions {
+  /** Check every node this often (`pg_is_in_recovery()`, WAL position, replay lag). @default 1000 */
+  intervalMs?: number;
+  /** A check (and a live WAL-position check of a replica) that takes longer fails: the node is down. @default 2000 */
+  timeoutMs?: number;
+  /** Turn the monitor off (nodes are then only marked down by failing queries, and never back up). @default true */
+  enabled?: boolean;
+}
+
+export const HEALTH_DEFAULTS = { intervalMs: 1_000, timeoutMs: 2_000, enabled: true } as const;

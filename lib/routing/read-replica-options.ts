@@ -1,0 +1,28 @@
+import type { BalancerName, ReplicaBalancer } from './replica-balancer.js';
+
+/** Options of the `readReplicas` module option: how reads are spread and which replicas may serve them. */
+export interface ReadReplicaOptions {
+  /**
+   * How reads are spread over a shard's eligible replicas: `round-robin`, `random`, `weighted`
+   * (by each replica's `weight`), `least-busy` (fewest statements in flight) or your own function.
+   * @default 'round-robin'
+   */
+  balancer?: BalancerName | ReplicaBalancer;
+  /** Replicas whose replay lag (seen by the health monitor) is over this are skipped. @default no limit */
+  maxLagMs?: number;
+  /**
+   * Read-your-writes by WAL position: after a commit on a shard's primary the context records the
+   * primary's WAL position; later reads of that shard use a replica only once it has replayed that far
+   * (else the primary). The positions travel between requests as a consistency token in
+   * `consistencyHeader`. With `false`, reads after a write in the same context go to the primary and
+   * no token is kept (one round trip less per write). @default true
+   */
+  readYourWrites?: boolean;
+  /** HTTP header carrying the consistency token, in requests and responses. @default 'x-shard-consistency' */
+  consistencyHeader?: string;
+  /**
+   * With no eligible replica: read from the primary, or fail with `ShardUnavailableError`.
+   * @default 'primary'
+   */
+  whenNoReplica?: 'primary' | 'fail';
+}
