@@ -68,3 +68,10 @@ export { ReadOnlyContextError } from './errors/read-only-context.error.js';
 export { ShardLockError } from './errors/shard-lock.error.js';
 export { InvalidRouteError } from './errors/invalid-route.error.js';
 export { ShardRoutingError } from './errors/shard-routing.error.js';
+
+// Replicas: health, lag, read-your-writes, failover
+export { ShardUnavailableError } from './errors/shard-unavailable.error.js';
+export { InvalidConsistencyTokenError } from './errors/invalid-consistency-token.error.js';
+export { ReplicationMonitor } from './replication/replication-monitor.js';
+export type { HealthMonitorOptions } from './replication/health-options.js';
+export type { NodeHealthReport, NodeCounters } from './topology/node-health.js';

@@ -1,5 +1,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { ShardingModule, snowflakeStrategy, type ShardsConfig } from '../lib/index.js';
+import { APP_FILTER } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { ShardingHealthIndicator } from '../lib/health/index.js';
+import { ShardingModule, snowflakeStrategy, type ShardingModuleOptions, type ShardsConfig } from '../lib/index.js';
+import { HealthController } from './health/health.controller.js';
+import { ShardingErrorsFilter } from './sharding-errors.filter.js';
 import { SchemaSetup } from './schema-setup.js';
 import { TopologyController } from './topology/topology.controller.js';
 import { Order } from './users/order.entity.js';
@@ -10,7 +15,8 @@ import { UsersService } from './users/users.service.js';
 /** The sample application, on whatever topology it is given. */
 @Module({})
 export class AppModule {
-  static forShards(shards: ShardsConfig): DynamicModule {
+  /** `options` adds to or overrides the sample's sharding options (tests use it for health intervals). */
+  static forShards(shards: ShardsConfig, options: Partial<ShardingModuleOptions> = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -19,10 +25,17 @@ export class AppModule {
           mikroOrm: { entities: [User, Order] },
           // user and order ids embed their shard: routing by id needs no lookup
           strategy: snowflakeStrategy(),
+          ...options,
         }),
+        TerminusModule,
       ],
-      controllers: [TopologyController, UsersController],
-      providers: [SchemaSetup, UsersService],
+      controllers: [TopologyController, UsersController, HealthController],
+      providers: [
+        SchemaSetup,
+        UsersService,
+        ShardingHealthIndicator,
+        { provide: APP_FILTER, useClass: ShardingErrorsFilter },
+      ],
     };
   }
 }

@@ -1,5 +1,6 @@
 import { Logger, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { ShardingModuleOptions } from '../lib/index.js';
 import { AppModule } from './app.module.js';
 import { topologyFromEnv } from './topology-from-env.js';
 
@@ -11,12 +12,17 @@ export interface RunningSampleApp {
 }
 
 /** Starts the topology named by the environment, then the HTTP app on `PORT` (default 3000). */
-export async function bootstrap(env: NodeJS.ProcessEnv = process.env): Promise<RunningSampleApp> {
+export async function bootstrap(
+  env: NodeJS.ProcessEnv = process.env,
+  options: Partial<ShardingModuleOptions> = {},
+): Promise<RunningSampleApp> {
   const logger = new Logger('SampleApp');
   const topology = await topologyFromEnv(env);
   logger.log(`Topology: ${topology.source}`);
   try {
-    const app = await NestFactory.create(AppModule.forShards(topology.shards), { logger: ['error', 'warn', 'log'] });
+    const app = await NestFactory.create(AppModule.forShards(topology.shards, options), {
+      logger: ['error', 'warn', 'log'],
+    });
     await app.listen(Number(env.PORT ?? 3000), '127.0.0.1');
     const url = await app.getUrl();
     logger.log(`Listening on ${url} — try ${url}/topology`);

@@ -93,12 +93,12 @@ export class ShardingService {
    * request — so a job's routed calls share forks, the written-shards memory and the shard lock.
    * Inside an open context it just runs `fn`.
    */
-  withContext<T>(
+  async withContext<T>(
     fn: () => T | Promise<T>,
     options: { lockShard?: boolean; consistencyToken?: string } = {},
   ): Promise<T> {
     const runtime = this[SHARDING_RUNTIME];
-    if (currentFrame()) return Promise.resolve().then(fn);
+    if (currentFrame()) return fn();
     const scope = runtime.newScope(options.lockShard);
     if (options.consistencyToken) {
       for (const [shard, lsn] of decodeConsistencyToken(options.consistencyToken, runtime.shardNames)) {

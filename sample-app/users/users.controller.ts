@@ -48,7 +48,9 @@ export class UsersController {
     @Body() body: Partial<CreateUserDto>,
     @Res({ passthrough: true }) res: HeaderSink,
   ) {
-    return reply(res, found(await this.users.update(checkId(id), body ?? {}), 'user', id));
+    found(await this.users.update(checkId(id), body ?? {}), 'user', id);
+    // read back as any later GET would (a replica): read-your-writes makes it see this update
+    return reply(res, found(await this.users.findOne(id), 'user', id));
   }
 
   @Post(':id/orders')

@@ -1,0 +1,2 @@
+// `nestjs-mikro-orm-sharding/terminus`: needs the optional peer dependency @nestjs/terminus.
+export { ShardingHealthIndicator } from './sharding.health-indicator.js';
