@@ -1,0 +1,160 @@
+import request from 'supertest';
+import { decodeShardId, NodeRegistry } from '../lib/index.js';
+import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
+import { bootstrap, type RunningSampleApp } from '../sample-app/bootstrap.js';
+
+const TOKEN = 'x-shard-consistency';
+
+interface UserBody {
+  data: { id: string; name: string };
+  servedBy: { node: string; role: string };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await sleep(25);
+  }
+}
+
+/** Read-your-writes, health and failure behaviour of the sample app, over HTTP, on real servers. */
+describe('sample app over HTTP: replicas', () => {
+  let topology: EmbeddedTopology;
+  let running: RunningSampleApp;
+  let registry: NodeRegistry;
+
+  const delayReplicas = async (delay: string | null) => {
+    for (const shard of ['s0', 's1']) {
+      const replica = topology.server(shard, 'replica');
+      await replica.query(
+        delay === null
+          ? 'alter system reset recovery_min_apply_delay'
+          : `alter system set recovery_min_apply_delay = '${delay}'`,
+      );
+      await replica.query('select pg_reload_conf()');
+    }
+  };
+
+  beforeAll(async () => {
+    topology = await startEmbeddedTopology({ shards: 2, replicasPerShard: 1 });
+    running = await bootstrap(
+      { SHARDING_SHARDS: JSON.stringify(topology.shards), PORT: '0' },
+      { health: { intervalMs: 100, timeoutMs: 1_000 } },
+    );
+    registry = running.app.get(NodeRegistry);
+  });
+
+  afterAll(async () => {
+    await running?.close();
+    await topology?.stop();
+  });
+
+  it('GET /health lists every node with its role, state and lag, and no password', async () => {
+    const response = await request(running.url).get('/health').expect(200);
+    const nodes = response.body.info.shards.nodes as Record<string, { status: string; role: string; lagMs: number }>;
+    expect(Object.keys(nodes)).toEqual(['s0/primary', 's0/replica-1', 's1/primary', 's1/replica-1']);
+    for (const node of Object.values(nodes)) {
+      expect(node.status).toBe('up');
+      expect(node.lagMs).toBeGreaterThanOrEqual(0);
+    }
+    expect(response.text).not.toContain(topology.server('s0').connection.password!);
+  });
+
+  it('500 write-then-read cycles with lagging replicas: 0 stale reads, in one request and across two with the token', async () => {
+    await delayReplicas('800ms');
+    try {
+      const servedBy: Record<string, number> = {};
+      let lastToken = '';
+      let lastId = '';
+      for (let i = 0; i < 250; i++) {
+        // two requests: the POST's token makes the GET see the new user
+        const created = await request(running.url)
+          .post('/users')
+          .send({ email: `r${i}@x.io`, name: `R${i}` })
+          .expect(201);
+        const token = created.headers[TOKEN] as string;
+        expect(token).toMatch(/^c1\./);
+        const id = (created.body as UserBody).data.id;
+        const read = await request(running.url).get(`/users/${id}`).set(TOKEN, token).expect(200);
+        expect((read.body as UserBody).data.name).toBe(`R${i}`);
+        servedBy[(read.body as UserBody).servedBy.role] = (servedBy[(read.body as UserBody).servedBy.role] ?? 0) + 1;
+        // one request: PATCH updates, then reads the user back through @ReadReplica
+        const patched = await request(running.url)
+          .patch(`/users/${id}`)
+          .send({ name: `R${i}-b` })
+          .expect(200);
+        expect((patched.body as UserBody).data.name).toBe(`R${i}-b`);
+        lastToken = patched.headers[TOKEN] as string;
+        lastId = id;
+      }
+      expect(servedBy.primary).toBe(250); // the replicas are 800 ms behind: every read needed the primary
+
+      // the same read without the token hits a replica that has not replayed it: the lag is real
+      const fresh = await request(running.url).post('/users').send({ email: 'late@x.io', name: 'late' }).expect(201);
+      await request(running.url)
+        .get(`/users/${(fresh.body as UserBody).data.id}`)
+        .expect(404);
+
+      // once the replica has replayed the write, the token no longer keeps the read on the primary
+      const shard = `s${decodeShardId(lastId).shardIndex}`;
+      await until('the replica replays the last update', async () => {
+        const [row] = await topology
+          .server(shard, 'replica')
+          .query<{ name: string }>('select name from users where id = $1', [lastId]);
+        return row?.name === 'R249-b';
+      });
+      const caughtUp = await request(running.url).get(`/users/${lastId}`).set(TOKEN, lastToken).expect(200);
+      expect(caughtUp.headers['x-served-by']).toBe(`${shard}/replica-1`);
+      expect((caughtUp.body as UserBody).data.name).toBe('R249-b');
+    } finally {
+      await delayReplicas(null);
+    }
+    await request(running.url).get('/users/1').set(TOKEN, 'not-a-token').expect(400);
+  });
+
+  it('primary down: writes answer 503 with a clear body, reads go on from the replica, /health says so; back up, writes resume', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const response = await request(running.url)
+        .post('/users')
+        .send({ email: `d${i}@x.io`, name: `D${i}` })
+        .expect(201);
+      ids.push((response.body as UserBody).data.id);
+    }
+    const onS0 = ids.filter((id) => decodeShardId(id).shardIndex === 0);
+    expect(onS0.length).toBeGreaterThan(0);
+    await until('the replicas have the users', async () => {
+      const [row] = await topology
+        .server('s0', 'replica')
+        .query<{ n: string }>('select count(*) as n from users where id = any($1)', [onS0]);
+      return Number(row.n) === onS0.length;
+    });
+
+    const primary = topology.server('s0');
+    await primary.stop();
+    await until('s0/primary is seen down', () => registry.health()[0].status === 'down');
+
+    const started = performance.now();
+    const refused = await request(running.url).patch(`/users/${onS0[0]}`).send({ name: 'x' }).expect(503);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(refused.body).toMatchObject({ statusCode: 503, error: 'ShardUnavailableError' });
+    expect(refused.body.message).toMatch(/s0\/primary .* is down/);
+    expect(refused.text).not.toContain(primary.connection.password!);
+
+    const read = await request(running.url).get(`/users/${onS0[0]}`).expect(200);
+    expect(read.headers['x-served-by']).toBe('s0/replica-1');
+    const health = await request(running.url).get('/health').expect(503);
+    expect(health.body.error.shards.nodes['s0/primary'].status).toBe('down');
+    expect(health.text).not.toContain(primary.connection.password!);
+
+    await primary.start();
+    await until('s0/primary is up again', () => registry.health()[0].status === 'up');
+    const patched = await request(running.url).patch(`/users/${onS0[0]}`).send({ name: 'back' }).expect(200);
+    expect((patched.body as UserBody).data.name).toBe('back');
+    const [row] = await primary.query<{ n: string }>('select count(*) as n from users where id = any($1)', [onS0]);
+    expect(Number(row.n)).toBe(onS0.length);
+  });
+});
