@@ -40,36 +40,33 @@ export function instrumentNode(node: ShardNode, hooks: InstrumentationHooks): vo
   const convert = driver.convertException.bind(driver);
   driver.convertException = (error) => (error instanceof ShardingError ? error : convert(error));
   const { health } = node;
-  const run = async (...args: Parameters<Execute>): Promise<unknown> => {
-    health.counters.queries++;
-    health.inFlight++;
-    try {
-      const result = await original(...args);
-      if (!args[3] && hooks.afterStatement) await hooks.afterStatement(node);
-      return result;
-    } catch (error) {
-      health.counters.errors++;
-      if (!isConnectionFailure(error)) throw error;
-      health.markDown(failureReason(error));
-      throw Object.assign(unavailable(node, error), { connectionFailure: true });
-    } finally {
-      health.inFlight--;
-    }
-  };
+  // one async layer, no allocation on the way: every statement of the node passes here
   connection.execute = async (query, params, method, ctx, loggerContext) => {
-    if (health.isDown) {
+    if (health.status === 'down') {
       const other = ctx ? undefined : hooks.rerouteRead(node);
       if (!other) throw unavailable(node);
       return runElsewhere(other, [query, params, method, undefined, loggerContext]);
     }
+    health.counters.queries++;
+    health.inFlight++;
+    let result: unknown;
     try {
-      return await run(query, params, method, ctx, loggerContext);
+      result = await original(query, params, method, ctx, loggerContext);
     } catch (error) {
-      if (ctx || !(error as { connectionFailure?: boolean }).connectionFailure) throw error;
-      const other = hooks.rerouteRead(node); // the read is retried once, on another eligible node
-      if (!other) throw error;
+      health.inFlight--;
+      health.counters.errors++;
+      if (!isConnectionFailure(error)) throw error;
+      health.markDown(failureReason(error));
+      const other = ctx ? undefined : hooks.rerouteRead(node); // a read is retried once, on another eligible node
+      if (!other) throw unavailable(node, error);
       return runElsewhere(other, [query, params, method, undefined, loggerContext]);
     }
+    health.inFlight--;
+    if (!ctx && hooks.afterStatement) {
+      const pending = hooks.afterStatement(node);
+      if (pending) await pending;
+    }
+    return result;
   };
 }
 
