@@ -23,8 +23,9 @@ export function isEligible(replica: ShardNode, maxLagMs: number | undefined, req
  * 2. the replica this context already reads the shard from, while it stays eligible (reads in one
  *    context never go back in time);
  * 3. an eligible replica by the balancer;
- * 4. when replicas are only behind the required WAL position by what the monitor last saw: the most
- *    advanced one is asked live (one round trip) and used if it has caught up;
+ * 4. when replicas are only behind a position from a consistency token by what the monitor last saw:
+ *    the most advanced one is asked live (one round trip) and used if it has caught up (not for this
+ *    context's own fresh commits: no replica has replayed those yet, the primary answers in one trip);
  * 5. else the primary (`whenNoReplica: 'primary'`) or `ShardUnavailableError`.
  */
 export function chooseReadNode(
@@ -43,7 +44,7 @@ export function chooseReadNode(
   if (pinned && isEligible(pinned, maxLagMs, required)) return pinned;
   const eligible = replicas.filter((replica) => isEligible(replica, maxLagMs, required));
   if (eligible.length) return scope.keepReplica(shard, runtime.settings.balancer(eligible, shard));
-  if (required !== undefined) {
+  if (required !== undefined && scope.worthCheckingLive(shard)) {
     const candidates = replicas.filter((replica) => isEligible(replica, maxLagMs, undefined));
     if (candidates.length) return checkLive(runtime, scope, shard, candidates, required);
   }

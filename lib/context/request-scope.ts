@@ -18,8 +18,11 @@ export class RequestScope {
   private replicas: Map<string, ShardNode> | undefined;
   /** shard → number of write statements sent there in this context. */
   private written: Map<string, number> | undefined;
-  /** shard → the WAL position reads must see, and how many writes it covers. */
-  private positions: Map<string, { lsn: bigint; covers: number }> | undefined;
+  /**
+   * shard → the WAL position reads must see, how many writes it covers, and whether it came from a
+   * token (an earlier context: time has passed, a replica may well have caught up).
+   */
+  private positions: Map<string, { lsn: bigint; covers: number; fromToken: boolean }> | undefined;
   lockedShard: string | undefined;
 
   constructor(
@@ -86,10 +89,30 @@ export class RequestScope {
   /** Records a WAL position read after `covers` writes to the shard (positions only move forward). */
   recordPosition(shard: string, lsn: bigint, covers = this.writesTo(shard)): void {
     const known = (this.positions ??= new Map()).get(shard);
+    const newer = !known || lsn > known.lsn;
     this.positions.set(shard, {
-      lsn: known && known.lsn > lsn ? known.lsn : lsn,
+      lsn: newer ? lsn : known.lsn,
       covers: Math.max(covers, known?.covers ?? 0),
+      fromToken: newer ? false : known.fromToken,
     });
+  }
+
+  /** Takes the positions of a consistency token (from an earlier context). */
+  adoptToken(positions: ReadonlyMap<string, bigint>): void {
+    for (const [shard, lsn] of positions) {
+      const known = this.positions?.get(shard);
+      if (!known || lsn > known.lsn)
+        (this.positions ??= new Map()).set(shard, { lsn, covers: known?.covers ?? 0, fromToken: true });
+    }
+  }
+
+  /**
+   * Whether a replica the monitor last saw behind the shard's required position is worth asking live:
+   * yes for a position from a token; no for a commit of this context a moment ago (a replica has
+   * practically never replayed it yet, and the read would pay two round trips instead of one).
+   */
+  worthCheckingLive(shard: string): boolean {
+    return this.positions?.get(shard)?.fromToken ?? false;
   }
 
   /** Every shard's required WAL position: what the consistency token carries. */

@@ -38,10 +38,7 @@ export class ShardingInterceptor implements NestInterceptor {
     const header = this.runtime.settings.consistencyHeader;
     const incoming = (http.getRequest<{ headers?: HeaderBag }>().headers ?? {})[header];
     const token = Array.isArray(incoming) ? incoming[incoming.length - 1] : incoming;
-    if (token) {
-      for (const [shard, lsn] of decodeConsistencyToken(token, this.runtime.shardNames))
-        scope.recordPosition(shard, lsn, 0);
-    }
+    if (token) scope.adoptToken(decodeConsistencyToken(token, this.runtime.shardNames));
     const reply = http.getResponse<Reply>();
     return runInFrame(frame, () => next.handle()).pipe(
       map((value) => {

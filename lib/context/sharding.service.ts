@@ -101,9 +101,7 @@ export class ShardingService {
     if (currentFrame()) return fn();
     const scope = runtime.newScope(options.lockShard);
     if (options.consistencyToken) {
-      for (const [shard, lsn] of decodeConsistencyToken(options.consistencyToken, runtime.shardNames)) {
-        scope.recordPosition(shard, lsn, 0);
-      }
+      scope.adoptToken(decodeConsistencyToken(options.consistencyToken, runtime.shardNames));
     }
     return runInFrame({ scope, caller: 'ShardingService.withContext', readOnly: false }, async () => fn());
   }
