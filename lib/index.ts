@@ -67,3 +67,22 @@ export { ReadOnlyContextError } from './errors/read-only-context.error.js';
 export { ShardLockError } from './errors/shard-lock.error.js';
 export { InvalidRouteError } from './errors/invalid-route.error.js';
 export { ShardRoutingError } from './errors/shard-routing.error.js';
+
+// Cross-shard queries
+export { CrossShardQuery } from './cross-shard/cross-shard-query.service.js';
+export { CrossShardStream } from './cross-shard/cross-shard-stream.js';
+export type {
+  AggregateRow,
+  CrossShardAggregateOptions,
+  CrossShardCallOptions,
+  CrossShardCursorOptions,
+  CrossShardFindOptions,
+  CrossShardOptions,
+  CrossShardPage,
+  CrossShardResult,
+  CrossShardStreamOptions,
+  ShardFailurePolicy,
+} from './cross-shard/cross-shard.options.js';
+export { CrossShardQueryError } from './errors/cross-shard-query.error.js';
+export type { ShardFailure } from './errors/cross-shard-query.error.js';
+export { InvalidCursorError } from './errors/invalid-cursor.error.js';
