@@ -1,4 +1,4 @@
-import { MikroORM, raw, type EntityManager } from '@mikro-orm/postgresql';
+import { MikroORM, raw } from '@mikro-orm/postgresql';
 import { Test, type TestingModule } from '@nestjs/testing';
 import pg from 'pg';
 import {
@@ -112,7 +112,13 @@ function randomOrderBy(random: () => number): Record<string, unknown>[] {
 }
 
 /** One database's answer: the same filter and order, the primary key as final tie-breaker. */
-function referenceFind(setup: Setup, where: object, orderBy: Record<string, unknown>[], limit?: number, offset?: number) {
+function referenceFind(
+  setup: Setup,
+  where: object,
+  orderBy: Record<string, unknown>[],
+  limit?: number,
+  offset?: number,
+) {
   const total = orderBy.some((o) => 'id' in o) ? orderBy : [...orderBy, { id: 'asc' }];
   return setup.reference.em
     .fork()
@@ -198,7 +204,7 @@ describe.each([
           where as never,
           { orderBy: orderBy as never, first, after },
         );
-        expect({ seed, walk, page, rows: result.items.map(plain) }).toEqual({
+        expect({ seed, walk, page, rows: (result.items as ItemRow[]).map(plain) }).toEqual({
           seed,
           walk,
           page,
@@ -223,7 +229,11 @@ describe.each([
       for await (const item of setup.query.stream(Item, where as never, { orderBy: orderBy as never, batchSize: 7 })) {
         streamed.push(plain(item as ItemRow));
       }
-      expect({ seed, round, rows: streamed }).toEqual({ seed, round, rows: await referenceFind(setup, where, orderBy) });
+      expect({ seed, round, rows: streamed }).toEqual({
+        seed,
+        round,
+        rows: await referenceFind(setup, where, orderBy),
+      });
     }
   });
 
@@ -283,15 +293,15 @@ describe.each([
     expect(cursor).toEqual(expect.any(String));
     const [body, mac] = cursor.split('.');
     const flipped = `${body.slice(0, -2)}${body.at(-2) === 'A' ? 'B' : 'A'}${body.at(-1)}.${mac}`;
-    await expect(setup.query.findByCursor(Item, {}, { orderBy: { rank: 'asc' }, first: 5, after: flipped })).rejects.toThrow(
-      InvalidCursorError,
-    );
+    await expect(
+      setup.query.findByCursor(Item, {}, { orderBy: { rank: 'asc' }, first: 5, after: flipped }),
+    ).rejects.toThrow(InvalidCursorError);
     await expect(
       setup.query.findByCursor(Item, { grp: 'x' }, { orderBy: { rank: 'asc' }, first: 5, after: cursor }),
     ).rejects.toThrow(/another query/);
-    await expect(setup.query.findByCursor(Item, {}, { orderBy: { rank: 'desc' }, first: 5, after: cursor })).rejects.toThrow(
-      /another query/,
-    );
+    await expect(
+      setup.query.findByCursor(Item, {}, { orderBy: { rank: 'desc' }, first: 5, after: cursor }),
+    ).rejects.toThrow(/another query/);
     await expect(setup.query.findByCursor(Item, {}, { first: 5, after: 'garbage' })).rejects.toThrow(/not a cursor/);
   });
 
@@ -325,9 +335,12 @@ describe.each([
   it('reads from replicas by default and from primaries with { primary: true }', async () => {
     const counts = await statementsPerNode(setup, () => setup.query.count(Item));
     const expectedRole = replicasPerShard ? 'replica-1' : 'primary';
-    expect(Object.entries(counts).filter(([, n]) => n > 0).map(([name]) => name).sort()).toEqual(
-      setup.moduleRef.get(ShardingService).shards.map((s) => `${s}-${expectedRole}`),
-    );
+    expect(
+      Object.entries(counts)
+        .filter(([, n]) => n > 0)
+        .map(([name]) => name)
+        .sort(),
+    ).toEqual(setup.moduleRef.get(ShardingService).shards.map((s) => `${s}-${expectedRole}`));
   });
 });
 
@@ -353,7 +366,11 @@ describe('cross-shard queries when a shard fails', () => {
       await expect(failing).rejects.toThrow(CrossShardQueryError);
       await expect(failing).rejects.toThrow(/failed on shard s1 \(s1: .+\)/);
 
-      const partial = await setup.query.find(Item, {}, { orderBy: orderBy as never, limit: 50, onShardFailure: 'partial' });
+      const partial = await setup.query.find(
+        Item,
+        {},
+        { orderBy: orderBy as never, limit: 50, onShardFailure: 'partial' },
+      );
       expect(partial.missingShards.map((m) => m.shard)).toEqual(['s1']);
       const expected = (await referenceFind(setup, {}, orderBy)).filter((r) => setup.shardOf.get(r.id) !== 's1');
       expect(partial.items.map(plain)).toEqual(expected.slice(0, 50));
@@ -385,7 +402,9 @@ describe('cross-shard queries when a shard fails', () => {
       expect(Date.now() - started).toBeLessThan(5_000);
       expect(result.missingShards).toEqual([{ shard: 's2', error: expect.objectContaining({}) }]);
       expect(result.missingShards[0].error.message).toMatch(/within 400 ms/);
-      await expect(setup.query.count(Item, {}, { timeoutMs: 400 })).rejects.toThrow(/failed on shard s2 .*within 400 ms/);
+      await expect(setup.query.count(Item, {}, { timeoutMs: 400 })).rejects.toThrow(
+        /failed on shard s2 .*within 400 ms/,
+      );
       // nothing of ours is still waiting on the server: the statements were cancelled, not abandoned
       const waiting = async () =>
         (
@@ -400,6 +419,3 @@ describe('cross-shard queries when a shard fails', () => {
     }
   });
 });
-
-// keep TypeScript aware the helper type is used
-export type { EntityManager };

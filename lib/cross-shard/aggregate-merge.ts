@@ -16,7 +16,11 @@ export interface AggregatePlan {
 }
 
 /** Checks the properties and plans per-shard SQL: AVG is asked as SUM and COUNT, never as an average. */
-export function planAggregate(meta: EntityMetadata, options: CrossShardAggregateOptions, caller: string): AggregatePlan {
+export function planAggregate(
+  meta: EntityMetadata,
+  options: CrossShardAggregateOptions,
+  caller: string,
+): AggregatePlan {
   const column = (property: string, use: string) => {
     const prop = meta.properties[property as keyof typeof meta.properties];
     const scalarOrOwner = prop && (prop.kind === ReferenceKind.SCALAR || prop.kind === ReferenceKind.MANY_TO_ONE);
@@ -49,7 +53,9 @@ export function planAggregate(meta: EntityMetadata, options: CrossShardAggregate
     list.forEach((property) => {
       const { sql, kind } = column(property, use);
       kinds[property] = kind;
-      select.push(...expressions(sql).map(([suffix, expression]): [string, string] => [`${suffix}_${property}`, expression]));
+      select.push(
+        ...expressions(sql).map(([suffix, expression]): [string, string] => [`${suffix}_${property}`, expression]),
+      );
     });
   add(wants.sum, 'sum', (sql) => [['sum', `sum(${sql})`]]);
   add(wants.min, 'min', (sql) => [['min', `min(${sql})`]]);

@@ -79,14 +79,18 @@ export class CrossShardQuery {
     const limit = options.limit === undefined ? undefined : count(options.limit, 'limit', caller);
     const perShard = limit === undefined ? undefined : limit + offset;
     const { results, missing } = await this.onShards(meta, where, options, caller, (em, signal) =>
-      em.find(entity, where as never, {
-        orderBy: toOrderBy(terms),
-        limit: perShard,
-        fields: withSortFields(options.fields, terms),
-        populate: options.populate,
-        signal,
-        ...CANCEL,
-      } as never),
+      em.find(
+        entity,
+        where as never,
+        {
+          orderBy: toOrderBy(terms),
+          limit: perShard,
+          fields: withSortFields(options.fields, terms),
+          populate: options.populate,
+          signal,
+          ...CANCEL,
+        } as never,
+      ),
     );
     return { items: this.merge(terms, [...results.values()] as T[][], offset, limit), missingShards: missing };
   }
@@ -109,14 +113,18 @@ export class CrossShardQuery {
     const after = options.after ? this.cursors.decode(options.after, fingerprint, terms.length, caller) : undefined;
     const seek = after ? { $and: [asFilter(meta, where), keysetFilter(terms, after)] } : where;
     const { results, missing } = await this.onShards(meta, where, options, caller, (em, signal) =>
-      em.find(entity, seek as never, {
-        orderBy: toOrderBy(terms),
-        limit: first + 1, // one more tells whether a next page exists
-        fields: withSortFields(options.fields, terms),
-        populate: options.populate,
-        signal,
-        ...CANCEL,
-      } as never),
+      em.find(
+        entity,
+        seek as never,
+        {
+          orderBy: toOrderBy(terms),
+          limit: first + 1, // one more tells whether a next page exists
+          fields: withSortFields(options.fields, terms),
+          populate: options.populate,
+          signal,
+          ...CANCEL,
+        } as never,
+      ),
     );
     const merged = this.merge(terms, [...results.values()] as T[][], 0, first + 1);
     const items = merged.slice(0, first);
@@ -151,14 +159,18 @@ export class CrossShardQuery {
       shards: () => this.targetShards(meta, where, options, caller),
       terms,
       batch: (em, signal, after) =>
-        em.find(entity, (after ? { $and: [base, keysetFilter(terms, after)] } : base) as never, {
-          orderBy: toOrderBy(terms),
-          limit: batchSize,
-          fields: withSortFields(options.fields, terms),
-          disableIdentityMap: true,
-          signal,
-          ...CANCEL,
-        } as never) as Promise<T[]>,
+        em.find(
+          entity,
+          (after ? { $and: [base, keysetFilter(terms, after)] } : base) as never,
+          {
+            orderBy: toOrderBy(terms),
+            limit: batchSize,
+            fields: withSortFields(options.fields, terms),
+            disableIdentityMap: true,
+            signal,
+            ...CANCEL,
+          } as never,
+        ) as Promise<T[]>,
       batchSize,
     });
   }
@@ -232,7 +244,9 @@ export class CrossShardQuery {
       throw new CrossShardQueryError(`${caller}: timeoutMs must be a positive number (got ${timeoutMs}).`);
     }
     if (onShardFailure !== 'fail' && onShardFailure !== 'partial') {
-      throw new CrossShardQueryError(`${caller}: onShardFailure must be 'fail' or 'partial' (got ${String(onShardFailure)}).`);
+      throw new CrossShardQueryError(
+        `${caller}: onShardFailure must be 'fail' or 'partial' (got ${String(onShardFailure)}).`,
+      );
     }
     return { caller, primary: options.primary ?? false, concurrency, timeoutMs, onShardFailure };
   }
@@ -247,10 +261,13 @@ export class CrossShardQuery {
     const all = this.runtime.shardNames;
     const unknown = options.shards?.filter((s) => !all.includes(s)) ?? [];
     if (unknown.length) {
-      throw new CrossShardQueryError(`${caller}: shards ${unknown.join(', ')} are not configured (known: ${all.join(', ')}).`);
+      throw new CrossShardQueryError(
+        `${caller}: shards ${unknown.join(', ')} are not configured (known: ${all.join(', ')}).`,
+      );
     }
     const shards = options.shards ? all.filter((s) => options.shards!.includes(s)) : [...all];
-    const keyProperty = options.shardKey === null ? undefined : (options.shardKey ?? this.settings.shardKeys[meta.className]);
+    const keyProperty =
+      options.shardKey === null ? undefined : (options.shardKey ?? this.settings.shardKeys[meta.className]);
     if (!keyProperty) return shards;
     if (!(keyProperty in meta.properties)) {
       throw new CrossShardQueryError(
@@ -297,4 +314,3 @@ function count(value: unknown, name: string, caller: string): number {
   }
   return value as number;
 }
-

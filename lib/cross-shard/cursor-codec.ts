@@ -60,7 +60,11 @@ export function canonicalJson(value: unknown): string {
     if (current instanceof Date) return { $date: current.toISOString() };
     if (typeof current === 'bigint') return { $bigint: current.toString() };
     if (current && typeof current === 'object' && !Array.isArray(current)) {
-      return Object.fromEntries(Object.keys(current).sort().map((k) => [k, (current as Record<string, unknown>)[k]]));
+      return Object.fromEntries(
+        Object.keys(current)
+          .sort()
+          .map((k) => [k, (current as Record<string, unknown>)[k]]),
+      );
     }
     return raw;
   });

@@ -28,7 +28,11 @@ describe('k-way merge', () => {
         .flat()
         .sort((a, b) => a.v - b.v || a.s - b.s || a.i - b.i)
         .slice(skip, skip + take);
-      expect({ seed, round, merged: mergeSorted(sources, byValue, skip, take) }).toEqual({ seed, round, merged: expected });
+      expect({ seed, round, merged: mergeSorted(sources, byValue, skip, take) }).toEqual({
+        seed,
+        round,
+        merged: expected,
+      });
     }
   });
 

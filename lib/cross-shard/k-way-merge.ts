@@ -19,7 +19,7 @@ class HeadHeap<T> {
   push(item: T, source: number): void {
     const items = this.items;
     items.push({ item, source });
-    for (let i = items.length - 1; i > 0; ) {
+    for (let i = items.length - 1; i > 0;) {
       const parent = (i - 1) >> 1;
       if (this.before(items[parent], items[i])) break;
       [items[parent], items[i]] = [items[i], items[parent]];
@@ -33,7 +33,7 @@ class HeadHeap<T> {
     const last = items.pop();
     if (items.length && last) {
       items[0] = last;
-      for (let i = 0; ; ) {
+      for (let i = 0; ;) {
         const left = 2 * i + 1;
         const right = left + 1;
         let smallest = i;

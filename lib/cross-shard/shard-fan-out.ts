@@ -39,7 +39,8 @@ export async function fanOut<T>(
     }
   };
   await Promise.all(Array.from({ length: Math.min(settings.concurrency, shards.length) }, lane));
-  if (missing.length && settings.onShardFailure === 'fail') throw CrossShardQueryError.shardsFailed(settings.caller, missing);
+  if (missing.length && settings.onShardFailure === 'fail')
+    throw CrossShardQueryError.shardsFailed(settings.caller, missing);
   missing.sort((a, b) => shards.indexOf(a.shard) - shards.indexOf(b.shard));
   return { results, missing };
 }

@@ -55,7 +55,8 @@ export function compareDecimals(a: string, b: string): number {
   const x = splitDecimal(a);
   const y = splitDecimal(b);
   if (x.zero && y.zero) return 0;
-  if (x.negative !== y.negative) return x.zero ? (y.negative ? 1 : -1) : y.zero ? (x.negative ? -1 : 1) : x.negative ? -1 : 1;
+  if (x.negative !== y.negative)
+    return x.zero ? (y.negative ? 1 : -1) : y.zero ? (x.negative ? -1 : 1) : x.negative ? -1 : 1;
   const sign = x.negative ? -1 : 1;
   if (x.int.length !== y.int.length) return sign * Math.sign(x.int.length - y.int.length);
   if (x.int !== y.int) return sign * (x.int < y.int ? -1 : 1);

@@ -15,7 +15,12 @@ export function validateShardingOptions(options: ShardingModuleOptions): void {
     for (const key of Object.keys(options)) {
       if (!OPTION_KEYS.includes(key)) problems.unshift(`unknown option "${key}" (allowed: ${OPTION_KEYS.join(', ')})`);
     }
-    problems.push(...strategyProblems(options), ...replicaProblems(options), ...idProblems(options), ...crossShardProblems(options));
+    problems.push(
+      ...strategyProblems(options),
+      ...replicaProblems(options),
+      ...idProblems(options),
+      ...crossShardProblems(options),
+    );
   }
   if (problems.length) throw new ShardingConfigError(problems);
 }
@@ -80,7 +85,9 @@ function crossShardProblems({ crossShard }: ShardingModuleOptions): string[] {
     const bad =
       typeof shardKeys !== 'object' || shardKeys === null
         ? ['(not an object)']
-        : Object.entries(shardKeys).filter(([, property]) => typeof property !== 'string' || !property).map(([e]) => e);
+        : Object.entries(shardKeys)
+            .filter(([, property]) => typeof property !== 'string' || !property)
+            .map(([e]) => e);
     if (bad.length) problems.push(`crossShard.shardKeys maps entity names to property names; fix ${bad.join(', ')}`);
   }
   if (concurrency !== undefined && !positiveInteger(concurrency)) {
