@@ -6,8 +6,8 @@ const NEVER = Symbol('never');
 /**
  * The MikroORM filter for "rows after `after` in this order": the row-comparison
  * `(k1, k2, ...) > (c1, c2, ...)` expanded into `$or` branches, honouring each term's direction
- * and NULL placement. A leading range on the first term (when it cannot be NULL) lets PostgreSQL
- * start an index scan at the cursor instead of filtering from the beginning.
+ * and NULL placement. A redundant range on the first term (`k1 >= c1`, or `<=` descending) lets
+ * PostgreSQL start its index scan at the cursor instead of filtering every earlier row.
  */
 export function keysetFilter(terms: readonly SortTerm[], after: readonly unknown[]): Filter {
   const branches: Filter[] = [];
@@ -21,7 +21,8 @@ export function keysetFilter(terms: readonly SortTerm[], after: readonly unknown
   }
   const seek: Filter = branches.length ? { $or: branches } : { [terms[0].property]: NEVER_MATCHES };
   const [first] = terms;
-  if (!first.nullable && after[0] !== null) {
+  // every row after a non-NULL value has the first term on its side of it, unless NULLs come after
+  if (after[0] !== null && (!first.nullable || first.nullsFirst)) {
     return { $and: [{ [first.property]: { [first.descending ? '$lte' : '$gte']: after[0] } }, seek] };
   }
   return seek;

@@ -66,7 +66,7 @@ function termFor(meta: EntityMetadata, property: string, caller: string): Omit<S
   }
   return {
     property,
-    nullable: !prop.primary && prop.nullable !== false,
+    nullable: !prop.primary && prop.nullable === true, // MikroORM marks nullable properties explicitly
     kind: kindOfColumn(prop.columnTypes?.[0]),
   };
 }
