@@ -174,7 +174,14 @@ describe.each([
       const orderBy = randomOrderBy(random);
       const limit = random() < 0.2 ? undefined : Math.floor(random() * 40);
       const offset = random() < 0.4 ? 0 : Math.floor(random() * 60);
-      const sharded = await setup.query.find(Item, where as never, { orderBy: orderBy as never, limit, offset });
+      // every fields (em.find on each shard) or none (SQL compiled once, rows merged, winners hydrated)
+      const fields = random() < 0.3 ? [...SORTABLE, 'grp'] : undefined;
+      const sharded = await setup.query.find(Item, where as never, {
+        orderBy: orderBy as never,
+        limit,
+        offset,
+        fields: fields as never,
+      });
       const expected = await referenceFind(setup, where, orderBy, limit, offset);
       expect({ seed, round, where, orderBy, limit, offset, rows: sharded.items.map(plain) }).toEqual({
         seed,
@@ -202,7 +209,7 @@ describe.each([
         const result: Awaited<ReturnType<CrossShardQuery['findByCursor']>> = await setup.query.findByCursor(
           Item,
           where as never,
-          { orderBy: orderBy as never, first, after },
+          { orderBy: orderBy as never, first, after, fields: walk % 2 ? ([...SORTABLE] as never) : undefined },
         );
         expect({ seed, walk, page, rows: (result.items as ItemRow[]).map(plain) }).toEqual({
           seed,

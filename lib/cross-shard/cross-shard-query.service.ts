@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { EntityMetadata, EntityName, FilterQuery } from '@mikro-orm/core';
-import { raw } from '@mikro-orm/postgresql';
+import { raw, type EntityManager } from '@mikro-orm/postgresql';
 import type { ShardingRuntime } from '../context/sharding-runtime.js';
 import type { ShardingService } from '../context/sharding.service.js';
 import { CrossShardQueryError } from '../errors/cross-shard-query.error.js';
@@ -22,7 +22,8 @@ import { mergeSorted } from './k-way-merge.js';
 import { keysetFilter } from './keyset-filter.js';
 import { fanOut, type FanOutSettings, type ShardTask } from './shard-fan-out.js';
 import { narrowedKeys } from './shard-narrowing.js';
-import { compareKeys, sortValues, toOrderBy, totalOrder, type SortTerm } from './sort-key.js';
+import { sortedReader, type Candidate } from './sorted-fetch.js';
+import { compareKeys, toOrderBy, totalOrder, type SortTerm } from './sort-key.js';
 
 /** Module defaults of the cross-shard settings (see `CrossShardOptions`). */
 export const CROSS_SHARD_DEFAULTS = {
@@ -45,6 +46,8 @@ const CANCEL = { inflightQueryAbortStrategy: 'cancel query' } as const;
 export class CrossShardQuery {
   private readonly settings: Required<Omit<CrossShardOptions, 'cursorSecret'>>;
   private readonly cursors: CursorCodec;
+  /** Compiles SQL only (shared metadata and platform); never runs a query. */
+  private readonly compiler: EntityManager;
 
   constructor(
     private readonly sharding: ShardingService,
@@ -58,6 +61,7 @@ export class CrossShardQuery {
       onShardFailure: options.onShardFailure ?? CROSS_SHARD_DEFAULTS.onShardFailure,
       streamBatchSize: options.streamBatchSize ?? CROSS_SHARD_DEFAULTS.streamBatchSize,
     };
+    this.compiler = runtime.registry.nodes[0].orm.em.fork({ clear: true, disableContextResolution: true });
     this.cursors = new CursorCodec(options.cursorSecret ?? randomBytes(32).toString('base64url'));
   }
 
@@ -78,21 +82,21 @@ export class CrossShardQuery {
     const offset = count(options.offset ?? 0, 'offset', caller);
     const limit = options.limit === undefined ? undefined : count(options.limit, 'limit', caller);
     const perShard = limit === undefined ? undefined : limit + offset;
-    const { results, missing } = await this.onShards(meta, where, options, caller, (em, signal) =>
-      em.find(
+    const read = sortedReader(
+      {
         entity,
-        where as never,
-        {
-          orderBy: toOrderBy(terms),
-          limit: perShard,
-          fields: withSortFields(options.fields, terms),
-          populate: options.populate,
-          signal,
-          ...CANCEL,
-        } as never,
-      ),
+        meta,
+        where: asFilter(meta, where),
+        terms,
+        limit: perShard,
+        fields: options.fields,
+        populate: options.populate,
+      },
+      this.compiler,
     );
-    return { items: this.merge(terms, [...results.values()] as T[][], offset, limit), missingShards: missing };
+    const { results, missing } = await this.onShards(meta, where, options, caller, read);
+    const chosen = mergeSorted([...results.values()], byKey(terms), offset, limit);
+    return { items: chosen.map((c) => c.take()), missingShards: missing };
   }
 
   /**
@@ -111,29 +115,21 @@ export class CrossShardQuery {
     const first = count(options?.first, 'first', caller);
     const fingerprint = this.fingerprint(meta, terms, where);
     const after = options.after ? this.cursors.decode(options.after, fingerprint, terms.length, caller) : undefined;
-    const seek = after ? { $and: [asFilter(meta, where), keysetFilter(terms, after)] } : where;
-    const { results, missing } = await this.onShards(meta, where, options, caller, (em, signal) =>
-      em.find(
-        entity,
-        seek as never,
-        {
-          orderBy: toOrderBy(terms),
-          limit: first + 1, // one more tells whether a next page exists
-          fields: withSortFields(options.fields, terms),
-          populate: options.populate,
-          signal,
-          ...CANCEL,
-        } as never,
-      ),
+    const seek = after ? { $and: [asFilter(meta, where), keysetFilter(terms, after)] } : asFilter(meta, where);
+    // one more row than the page tells whether a next page exists
+    const read = sortedReader(
+      { entity, meta, where: seek, terms, limit: first + 1, fields: options.fields, populate: options.populate },
+      this.compiler,
     );
-    const merged = this.merge(terms, [...results.values()] as T[][], 0, first + 1);
-    const items = merged.slice(0, first);
+    const { results, missing } = await this.onShards(meta, where, options, caller, read);
+    const merged = mergeSorted([...results.values()], byKey(terms), 0, first + 1);
+    const page = merged.slice(0, first);
     const hasNextPage = merged.length > first;
-    const last = items.at(-1);
+    const last = page.at(-1);
     return {
-      items,
+      items: page.map((c) => c.take()),
       hasNextPage,
-      nextCursor: hasNextPage && last ? this.cursors.encode(fingerprint, sortValues(terms, last)) : null,
+      nextCursor: hasNextPage && last ? this.cursors.encode(fingerprint, last.key) : null,
       missingShards: missing,
     };
   }
@@ -214,12 +210,6 @@ export class CrossShardQuery {
       return qb.execute<Record<string, unknown>[]>('all', false);
     });
     return { items: mergeAggregates(plan, [...results.values()]), missingShards: missing };
-  }
-
-  private merge<T>(terms: readonly SortTerm[], perShard: T[][], offset: number, limit: number | undefined): T[] {
-    // sort keys read once per row, not once per comparison
-    const keyed = perShard.map((rows) => rows.map((row) => ({ row, key: sortValues(terms, row as object) })));
-    return mergeSorted(keyed, (a, b) => compareKeys(terms, a.key, b.key), offset, limit).map(({ row }) => row);
   }
 
   private async onShards<R>(
@@ -306,6 +296,11 @@ function asFilter(meta: EntityMetadata, where: unknown): object {
 function withSortFields(fields: readonly string[] | undefined, terms: readonly SortTerm[]): string[] | undefined {
   if (!fields) return undefined;
   return [...new Set([...fields, ...terms.map((t) => t.property)])];
+}
+
+/** Candidates compare by their sort keys, read once per row. */
+function byKey(terms: readonly SortTerm[]) {
+  return (a: Candidate<unknown>, b: Candidate<unknown>) => compareKeys(terms, a.key, b.key);
 }
 
 function count(value: unknown, name: string, caller: string): number {

@@ -1,0 +1,71 @@
+import type { EntityMetadata, EntityName } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { sortValues, toOrderBy, type SortTerm } from './sort-key.js';
+
+/** A row of one shard waiting in the merge: its sort key, and how to turn it into the entity once chosen. */
+export interface Candidate<T> {
+  key: unknown[];
+  take(): T;
+}
+
+/** What one shard is asked for: rows matching `where` in the total order, at most `limit`. */
+export interface SortedFetch<T> {
+  entity: EntityName<T>;
+  meta: EntityMetadata<T>;
+  where: object;
+  terms: readonly SortTerm[];
+  limit: number | undefined;
+  fields?: readonly string[];
+  populate?: readonly string[];
+}
+
+const CANCEL = { inflightQueryAbortStrategy: 'cancel query' } as const;
+
+/**
+ * Builds the per-shard reader of a sorted fetch. When nothing needs MikroORM's `find` (no `fields`,
+ * no `populate`, no filters defined), the SQL is compiled once for all shards, each shard returns
+ * plain rows, and only the rows the merge keeps become entities: the JavaScript cost of a fan-out
+ * is then about one `find`, not one per shard. Otherwise each shard runs `em.find`.
+ */
+export function sortedReader<T extends object>(
+  fetch: SortedFetch<T>,
+  compiler: EntityManager,
+): (em: EntityManager, signal: AbortSignal) => Promise<Candidate<T>[]> {
+  const { entity, meta, where, terms, limit } = fetch;
+  const filtered =
+    Object.keys(meta.filters ?? {}).length > 0 || Object.keys(compiler.config.get('filters') ?? {}).length > 0;
+  if (fetch.fields || fetch.populate?.length || filtered) {
+    return async (em, signal) => {
+      const found = await em.find(
+        entity,
+        where as never,
+        {
+          orderBy: toOrderBy(terms),
+          limit,
+          fields: fetch.fields ? [...new Set([...fetch.fields, ...terms.map((t) => t.property)])] : undefined,
+          populate: fetch.populate,
+          signal,
+          ...CANCEL,
+        } as never,
+      );
+      return found.map((row) => ({ key: sortValues(terms, row), take: () => row }));
+    };
+  }
+  const qb = compiler
+    .createQueryBuilder(entity, 'e')
+    .select('*')
+    .where(where as never)
+    .orderBy(toOrderBy(terms) as never);
+  if (limit !== undefined) qb.limit(limit);
+  const sql = qb.getFormattedQuery();
+  const columns = terms.map((t) => meta.properties[t.property as keyof typeof meta.properties].fieldNames[0]);
+  return async (em, signal) => {
+    const rows = await em.execute<Record<string, unknown>[]>(sql, [], { method: 'all', signal, ...CANCEL });
+    // the routed fork itself (or its transaction): chosen rows join its identity map, as with em.find
+    const fork = em.getContext() as EntityManager;
+    return rows.map((row) => ({
+      key: columns.map((column) => row[column] ?? null),
+      take: () => fork.map(entity, row as never),
+    }));
+  };
+}
