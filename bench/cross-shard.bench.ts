@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { defineEntity, MikroORM, p } from '@mikro-orm/postgresql';
 import { NestFactory } from '@nestjs/core';
 import { CrossShardQuery, moduloStrategy, ShardingModule } from '../lib/index.js';
@@ -148,6 +150,7 @@ export async function crossShardBench(totalRows = 1_000_000, runs = 15): Promise
 
 /** Streams every row in score order, sampling the heap; checks the order and count as it goes. */
 async function streamPeak(query: CrossShardQuery) {
+  collectGarbage(); // a clean baseline: what the stream adds, not what earlier runs left behind
   const baseHeap = process.memoryUsage().heapUsed;
   let peakHeap = 0;
   let peakRss = 0;
@@ -177,6 +180,12 @@ async function streamPeak(query: CrossShardQuery) {
     clearInterval(sampler);
   }
   return { ms: performance.now() - started, rows, baseHeap, peakHeap, peakRss };
+}
+
+/** Node's gc() without starting it with --expose-gc. */
+function collectGarbage(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
 }
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
