@@ -30,7 +30,7 @@ const DDL = [
 ];
 const rowsWhere = (filter: string) =>
   `insert into bench_events select g, (g * 2654435761 % 1000003)::int, timestamptz '2026-01-01' + (g * 7919 % 86400000) * interval '1 ms', md5(g::text)
-   from generate_series(1, $1::int) g ${filter}`;
+   from generate_series(1, $1::bigint) g ${filter}`;
 const INDEX = 'create index bench_events_score on bench_events (score desc, id)';
 
 /**
