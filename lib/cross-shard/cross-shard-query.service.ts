@@ -112,7 +112,7 @@ export class CrossShardQuery {
     const meta = this.meta(entity);
     const caller = `CrossShardQuery.findByCursor(${meta.className})`;
     const terms = totalOrder(meta, options.orderBy, caller);
-    const first = count(options?.first, 'first', caller);
+    const first = count(options?.first, 'first', caller, 1);
     const fingerprint = this.fingerprint(meta, terms, where);
     const after = options.after ? this.cursors.decode(options.after, fingerprint, terms.length, caller) : undefined;
     const seek = after ? { $and: [asFilter(meta, where), keysetFilter(terms, after)] } : asFilter(meta, where);
@@ -147,7 +147,7 @@ export class CrossShardQuery {
     const meta = this.meta(entity);
     const caller = `CrossShardQuery.stream(${meta.className})`;
     const terms = totalOrder(meta, options.orderBy, caller);
-    const batchSize = count(options.batchSize ?? this.settings.streamBatchSize, 'batchSize', caller);
+    const batchSize = count(options.batchSize ?? this.settings.streamBatchSize, 'batchSize', caller, 1);
     const base = asFilter(meta, where);
     return new CrossShardStream<T>({
       sharding: this.sharding,
@@ -303,9 +303,9 @@ function byKey(terms: readonly SortTerm[]) {
   return (a: Candidate<unknown>, b: Candidate<unknown>) => compareKeys(terms, a.key, b.key);
 }
 
-function count(value: unknown, name: string, caller: string): number {
-  if (!(Number.isSafeInteger(value) && (value as number) >= 0)) {
-    throw new CrossShardQueryError(`${caller}: ${name} must be a non-negative integer (got ${String(value)}).`);
+function count(value: unknown, name: string, caller: string, min = 0): number {
+  if (!(Number.isSafeInteger(value) && (value as number) >= min)) {
+    throw new CrossShardQueryError(`${caller}: ${name} must be an integer >= ${min} (got ${String(value)}).`);
   }
   return value as number;
 }
