@@ -25,7 +25,9 @@ const CANCEL = { inflightQueryAbortStrategy: 'cancel query' } as const;
  * Builds the per-shard reader of a sorted fetch. When nothing needs MikroORM's `find` (no `fields`,
  * no `populate`, no filters defined), the SQL is compiled once for all shards, each shard returns
  * plain rows, and only the rows the merge keeps become entities: the JavaScript cost of a fan-out
- * is then about one `find`, not one per shard. Otherwise each shard runs `em.find`.
+ * is then about one `find`, not one per shard. Otherwise (also for entities with formulas, lazy
+ * properties or a virtual definition) each shard runs `em.find`. The plain-row path does not
+ * auto-flush the fork's pending changes first, as `em.find` on a primary would.
  */
 export function sortedReader<T extends object>(
   fetch: SortedFetch<T>,
@@ -34,7 +36,9 @@ export function sortedReader<T extends object>(
   const { entity, meta, where, terms, limit } = fetch;
   const filtered =
     Object.keys(meta.filters ?? {}).length > 0 || Object.keys(compiler.config.get('filters') ?? {}).length > 0;
-  if (fetch.fields || fetch.populate?.length || filtered) {
+  // formulas and lazy properties are computed or skipped by em.find only; `select *` would differ
+  const special = meta.virtual || meta.props.some((prop) => prop.formula || prop.lazy);
+  if (fetch.fields || fetch.populate?.length || filtered || special) {
     return async (em, signal) => {
       const found = await em.find(
         entity,
