@@ -1,5 +1,6 @@
 import type { EntityMetadata, EntityName } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { canonicalJson } from './cursor-codec.js';
 import { sortValues, toOrderBy, type SortTerm } from './sort-key.js';
 
 /** A row of one shard waiting in the merge: its sort key, and how to turn it into the entity once chosen. */
@@ -55,13 +56,7 @@ export function sortedReader<T extends object>(
       return found.map((row) => ({ key: sortValues(terms, row), take: () => row }));
     };
   }
-  const qb = compiler
-    .createQueryBuilder(entity, 'e')
-    .select('*')
-    .where(where as never)
-    .orderBy(toOrderBy(terms) as never);
-  if (limit !== undefined) qb.limit(limit);
-  const sql = qb.getFormattedQuery();
+  const sql = compiledSql(compiler, fetch);
   const columns = terms.map((t) => meta.properties[t.property as keyof typeof meta.properties].fieldNames[0]);
   return async (em, signal) => {
     const rows = await em.execute<Record<string, unknown>[]>(sql, [], { method: 'all', signal, ...CANCEL });
@@ -72,4 +67,43 @@ export function sortedReader<T extends object>(
       take: () => fork.map(entity, row as never),
     }));
   };
+}
+
+/** Compiled SELECTs by query shape: compiling costs about as much as one shard's round trip. */
+const compiled = new WeakMap<EntityManager, Map<string, string>>();
+const CACHED_SHAPES = 256;
+
+function compiledSql<T extends object>(compiler: EntityManager, fetch: SortedFetch<T>): string {
+  const { entity, meta, where, terms, limit } = fetch;
+  const build = () => {
+    const qb = compiler
+      .createQueryBuilder(entity, 'e')
+      .select('*')
+      .where(where as never)
+      .orderBy(toOrderBy(terms) as never);
+    if (limit !== undefined) qb.limit(limit);
+    return qb.getFormattedQuery();
+  };
+  // only filters made of plain data have a faithful text key (raw() fragments hide behind symbols)
+  if (!isPlainData(where)) return build();
+  const key = `${meta.className}\u0000${limit}\u0000${canonicalJson(toOrderBy(terms))}\u0000${canonicalJson(where)}`;
+  let cache = compiled.get(compiler);
+  if (!cache) compiled.set(compiler, (cache = new Map()));
+  let sql = cache.get(key);
+  if (sql === undefined) {
+    sql = build();
+    if (cache.size >= CACHED_SHAPES) cache.delete(cache.keys().next().value!); // oldest first
+    cache.set(key, sql);
+  }
+  return sql;
+}
+
+/** True for filters of plain objects, arrays, primitives and dates only (safe to key a cache by their JSON). */
+export function isPlainData(value: unknown, depth = 0): boolean {
+  if (value === null || typeof value !== 'object') return typeof value !== 'function' && typeof value !== 'symbol';
+  if (value instanceof Date) return true;
+  if (depth > 20 || Object.getOwnPropertySymbols(value).length) return false;
+  const proto = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return false;
+  return Object.values(value).every((item) => isPlainData(item, depth + 1));
 }
