@@ -137,7 +137,8 @@ export async function crossShardBench(totalRows = 1_000_000, runs = 15): Promise
       '',
       `- Top-20 across shards / one database: **${verdict(top20Ratio, 1.5)}**`,
       `- Cursor page 1,000 / page 1: **${verdict(cursorRatio, 1.5)}**; OFFSET page 1,000 / page 1: ${offsetRatio.toFixed(1)}× (grows with the page).`,
-      `- \`stream()\` over every row: peak heap ${mb(memory.peakHeap)} above the ${mb(memory.baseHeap)} before it, peak RSS ${mb(memory.peakRss)} ` +
+      `- \`stream()\` over every row: peak heap ${mb(memory.peakHeap)} above the ${mb(memory.baseHeap)} before it, peak RSS ${mb(memory.peakRss)}; ` +
+        `over the first ${EARLY_ROWS.toLocaleString('en-US')} rows the heap peaked at ${mb(memory.earlyPeak)} above it (flat = bounded) ` +
         `(${memory.rows.toLocaleString('en-US')} rows, in order). Walking 999 cursor pages took ${ms(walkMs)}; page 1,000 matched the one-database OFFSET answer.`,
       '',
     ].join('\n');
@@ -162,6 +163,7 @@ async function streamPeak(query: CrossShardQuery) {
   const sampler = setInterval(sample, 20);
   const started = performance.now();
   let rows = 0;
+  let earlyPeak = 0;
   let previous: { score: number; id: bigint } | undefined;
   try {
     for await (const event of query.stream(BenchEvent, {}, { orderBy: { score: 'desc' } })) {
@@ -175,11 +177,12 @@ async function streamPeak(query: CrossShardQuery) {
       previous = current;
       rows++;
       if (rows % 10_000 === 0) sample();
+      if (rows === EARLY_ROWS) earlyPeak = peakHeap;
     }
   } finally {
     clearInterval(sampler);
   }
-  return { ms: performance.now() - started, rows, baseHeap, peakHeap, peakRss };
+  return { ms: performance.now() - started, rows, baseHeap, peakHeap, peakRss, earlyPeak };
 }
 
 /** Node's gc() without starting it with --expose-gc. */
@@ -188,4 +191,5 @@ function collectGarbage(): void {
   (vm.runInNewContext('gc') as () => void)();
 }
 
+const EARLY_ROWS = 100_000;
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
