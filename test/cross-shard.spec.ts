@@ -1,91 +1,11 @@
-import { MikroORM, raw } from '@mikro-orm/postgresql';
-import { Test, type TestingModule } from '@nestjs/testing';
-import pg from 'pg';
-import {
-  CrossShardQuery,
-  CrossShardQueryError,
-  InvalidCursorError,
-  NodeRegistry,
-  ShardingModule,
-  ShardingSchema,
-  ShardingService,
-  waitForReplicas,
-} from '../lib/index.js';
-import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
-import { Item, LABELS, prng, randomRows, type ItemRow } from './support/items.js';
+import { raw } from '@mikro-orm/postgresql';
+import { InvalidCursorError, ShardingService, type CrossShardQuery } from '../lib/index.js';
+import { plain, referenceFind, SEED, setUp, tearDown, type Setup } from './support/cross-shard-setup.js';
+import { Item, LABELS, prng, type ItemRow } from './support/items.js';
 import { eventually } from './support/pids.js';
 
-const SEED = Number(process.env.CROSS_SHARD_SEED ?? Date.now() % 2 ** 31);
 const DIRECTIONS = ['asc', 'desc', 'ASC NULLS FIRST', 'asc nulls last', 'DESC NULLS LAST', 'desc nulls first', 1, -1];
 const SORTABLE = ['score', 'label', 'amount', 'price', 'createdAt', 'rank', 'grp', 'id'] as const;
-
-/** A plain, comparable form of a row (Dates as ISO text). */
-const plain = (item: ItemRow) => ({
-  id: item.id,
-  score: item.score ?? null,
-  label: item.label ?? null,
-  amount: item.amount ?? null,
-  price: item.price ?? null,
-  createdAt: item.createdAt ? new Date(item.createdAt).toISOString() : null,
-  grp: item.grp,
-  rank: item.rank,
-});
-
-interface Setup {
-  topology: EmbeddedTopology;
-  moduleRef: TestingModule;
-  query: CrossShardQuery;
-  reference: MikroORM;
-  rows: ItemRow[];
-  shardOf: Map<string, string>;
-  logs: Map<string, string[]>;
-}
-
-async function setUp(shards: number, replicasPerShard: number, seed: number): Promise<Setup> {
-  const logs = new Map<string, string[]>();
-  const topology = await startEmbeddedTopology({
-    shards,
-    replicasPerShard,
-    // every statement a server runs shows in its log: the proof of which shards a query touched
-    settings: { log_statement: 'all' },
-    onLog: (node, line) => {
-      if (!logs.has(node)) logs.set(node, []);
-      logs.get(node)!.push(line);
-    },
-  });
-  const moduleRef = await Test.createTestingModule({
-    imports: [
-      ShardingModule.forRoot({
-        shards: topology.shards,
-        mikroOrm: { entities: [Item] },
-        crossShard: { shardKeys: { Item: 'id' }, concurrency: 3 },
-      }),
-    ],
-  }).compile();
-  await moduleRef.init();
-  await moduleRef.get(ShardingSchema).refresh();
-  await topology.server('s0').query('create database reference', [], 'postgres');
-  const reference = await MikroORM.init({ ...topology.server('s0').connection, dbName: 'reference', entities: [Item] });
-  await reference.schema.refresh();
-
-  const rows = randomRows(prng(seed), 420);
-  const sharding = moduleRef.get(ShardingService);
-  const shardOf = new Map<string, string>();
-  for (const row of rows) shardOf.set(row.id, await sharding.shardFor(row.id));
-  const registry = moduleRef.get(NodeRegistry);
-  await Promise.all(
-    sharding.shards.map((shard) =>
-      registry.fork(shard).insertMany(
-        Item,
-        rows.filter((r) => shardOf.get(r.id) === shard),
-      ),
-    ),
-  );
-  await reference.em.fork().insertMany(Item, rows);
-  await Promise.all(topology.servers.filter((s) => s.role === 'primary').map((s) => s.query('analyze items')));
-  await waitForReplicas(registry);
-  return { topology, moduleRef, query: moduleRef.get(CrossShardQuery), reference, rows, shardOf, logs };
-}
 
 /** Random filters a user could write, with values taken from the data. */
 function randomWhere(random: () => number, rows: ItemRow[]): object {
@@ -109,21 +29,6 @@ function randomWhere(random: () => number, rows: ItemRow[]): object {
 function randomOrderBy(random: () => number): Record<string, unknown>[] {
   const terms = [...SORTABLE].sort(() => random() - 0.5).slice(0, Math.floor(random() * 4));
   return terms.map((property) => ({ [property]: DIRECTIONS[Math.floor(random() * DIRECTIONS.length)] }));
-}
-
-/** One database's answer: the same filter and order, the primary key as final tie-breaker. */
-function referenceFind(
-  setup: Setup,
-  where: object,
-  orderBy: Record<string, unknown>[],
-  limit?: number,
-  offset?: number,
-) {
-  const total = orderBy.some((o) => 'id' in o) ? orderBy : [...orderBy, { id: 'asc' }];
-  return setup.reference.em
-    .fork()
-    .find(Item, where as never, { orderBy: total as never, limit, offset })
-    .then((items) => items.map(plain));
 }
 
 /** How many statements on `items` each node ran while `fn` ran, read from the servers' own logs. */
@@ -161,11 +66,7 @@ describe.each([
     setup = await setUp(shards, replicasPerShard, seed);
   });
 
-  afterAll(async () => {
-    await setup?.reference.close(true);
-    await setup?.moduleRef.close();
-    await setup?.topology.stop();
-  });
+  afterAll(() => tearDown(setup));
 
   it('find: random where / orderBy / limit / offset give exactly the one-database answer', async () => {
     const random = prng(seed * 7);
@@ -348,81 +249,5 @@ describe.each([
         .map(([name]) => name)
         .sort(),
     ).toEqual(setup.moduleRef.get(ShardingService).shards.map((s) => `${s}-${expectedRole}`));
-  });
-});
-
-describe('cross-shard queries when a shard fails', () => {
-  let setup: Setup;
-  const seed = SEED + 99;
-
-  beforeAll(async () => {
-    setup = await setUp(3, 0, seed);
-  });
-
-  afterAll(async () => {
-    await setup?.reference.close(true);
-    await setup?.moduleRef.close();
-    await setup?.topology.stop();
-  });
-
-  it("a stopped shard: 'fail' throws CrossShardQueryError naming it, 'partial' answers without it and says so", async () => {
-    const orderBy = [{ score: 'desc' }, { label: 'asc' }];
-    await setup.topology.server('s1').stop();
-    try {
-      const failing = setup.query.find(Item, {}, { orderBy: orderBy as never, limit: 50 });
-      await expect(failing).rejects.toThrow(CrossShardQueryError);
-      await expect(failing).rejects.toThrow(/failed on shard s1 \(s1: .+\)/);
-
-      const partial = await setup.query.find(
-        Item,
-        {},
-        { orderBy: orderBy as never, limit: 50, onShardFailure: 'partial' },
-      );
-      expect(partial.missingShards.map((m) => m.shard)).toEqual(['s1']);
-      const expected = (await referenceFind(setup, {}, orderBy)).filter((r) => setup.shardOf.get(r.id) !== 's1');
-      expect(partial.items.map(plain)).toEqual(expected.slice(0, 50));
-
-      const count = await setup.query.count(Item, {}, { onShardFailure: 'partial' });
-      expect(count).toMatchObject({ count: expected.length, missingShards: [{ shard: 's1' }] });
-
-      const stream = setup.query.stream(Item, {}, { batchSize: 50, onShardFailure: 'partial' });
-      let streamed = 0;
-      for await (const item of stream) streamed += item ? 1 : 0;
-      expect(streamed).toBe(expected.length);
-      expect(stream.missingShards.map((m) => m.shard)).toEqual(['s1']);
-    } finally {
-      await setup.topology.server('s1').start();
-    }
-    // the shard is back: the next query sees all of it again
-    expect((await setup.query.count(Item)).count).toBe(setup.rows.length);
-  });
-
-  it('a shard slower than timeoutMs: its query is cancelled on the server, and the error says so', async () => {
-    const server = setup.topology.server('s2');
-    const locker = new pg.Client({ ...server.connection, database: server.connection.dbName });
-    await locker.connect();
-    try {
-      await locker.query('begin');
-      await locker.query('lock table items in access exclusive mode'); // readers of s2 now wait
-      const started = Date.now();
-      const result = await setup.query.find(Item, {}, { limit: 5, timeoutMs: 400, onShardFailure: 'partial' });
-      expect(Date.now() - started).toBeLessThan(5_000);
-      expect(result.missingShards).toEqual([{ shard: 's2', error: expect.objectContaining({}) }]);
-      expect(result.missingShards[0].error.message).toMatch(/within 400 ms/);
-      await expect(setup.query.count(Item, {}, { timeoutMs: 400 })).rejects.toThrow(
-        /failed on shard s2 .*within 400 ms/,
-      );
-      // nothing of ours is still waiting on the server: the statements were cancelled, not abandoned
-      const waiting = async () =>
-        (
-          await server.query<{ n: string }>(
-            `select count(*) as n from pg_stat_activity where query ilike '%from "items"%' and pid <> pg_backend_pid() and state = 'active'`,
-          )
-        )[0].n === '0';
-      expect(await eventually(waiting, 5_000)).toBe(true);
-    } finally {
-      await locker.query('rollback');
-      await locker.end();
-    }
   });
 });
