@@ -238,6 +238,12 @@ describe.each([
       setup.query.count(Item, { $or: [{ id: ids[0] }, { id: ids[1] }] }, { primary: true }),
     );
     expect(touched(all)).toEqual([...setup.moduleRef.get(ShardingService).shards].sort());
+
+    // narrowing turned off for one call: the same key equality runs everywhere
+    const unnarrowed = await statementsPerNode(setup, () =>
+      setup.moduleRef.get(ShardingService).crossShard.count(Item, { id: ids[0] }, { primary: true, shardKey: null }),
+    );
+    expect(touched(unnarrowed)).toEqual([...setup.moduleRef.get(ShardingService).shards].sort());
   });
 
   it('reads from replicas by default and from primaries with { primary: true }', async () => {
@@ -249,5 +255,34 @@ describe.each([
         .map(([name]) => name)
         .sort(),
     ).toEqual(setup.moduleRef.get(ShardingService).shards.map((s) => `${s}-${expectedRole}`));
+
+    const forced = await statementsPerNode(setup, () => setup.query.count(Item, {}, { primary: true }));
+    expect(Object.keys(forced).filter((name) => forced[name] > 0)).toEqual(
+      setup.moduleRef.get(ShardingService).shards.map((s) => `${s}-primary`),
+    );
   });
+
+  (replicasPerShard ? it : it.skip)(
+    'after a write in the same context, the written shard is read from its primary, the others from replicas',
+    async () => {
+      const sharding = setup.moduleRef.get(ShardingService);
+      const id = '987654321987';
+      const written = await sharding.shardFor(id);
+      const others = sharding.shards.filter((s) => s !== written);
+      const counts = await statementsPerNode(setup, () =>
+        sharding.withContext(async () => {
+          await sharding.run({ key: id }, async (em) => {
+            em.create(Item, { id, grp: 'fresh', rank: 1 });
+            await em.flush();
+          });
+          // a replica may not have replayed the insert yet; the primary has it
+          expect((await setup.query.count(Item, { grp: 'fresh' })).count).toBe(1);
+        }),
+      );
+      await sharding.run({ key: id }, (em) => em.nativeDelete(Item, { id }));
+      expect(counts[`${written}-primary`]).toBe(1);
+      expect(counts[`${written}-replica-1`]).toBe(0);
+      for (const shard of others) expect([counts[`${shard}-primary`], counts[`${shard}-replica-1`]]).toEqual([0, 1]);
+    },
+  );
 });
