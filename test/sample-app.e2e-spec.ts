@@ -2,9 +2,12 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { decodeShardId, NodeRegistry, waitForReplicas } from '../lib/index.js';
+import { CrossShardQuery, decodeShardId, NodeRegistry, waitForReplicas } from '../lib/index.js';
 import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
 import { bootstrap, type RunningSampleApp } from '../sample-app/bootstrap.js';
+import { Order } from '../sample-app/users/order.entity.js';
+
+const shardOfId = (registry: NodeRegistry, id: string) => registry.shardNames[decodeShardId(id).shardIndex];
 
 interface TopologyBody {
   shards: {
@@ -161,6 +164,28 @@ describe('sample app over HTTP', () => {
         orderTotalCents: String(orders.reduce((n, [row]) => n + BigInt(row.cents ?? 0), 0n)),
       });
       expect(stats.orders).toBeGreaterThanOrEqual(7);
+
+      // populate loads each order's user from the order's own shard
+      const biggest = await running.app
+        .get(CrossShardQuery)
+        .find(Order, {}, { orderBy: { totalCents: 'desc' }, limit: 3, populate: ['user'] });
+      const allOrders = (
+        await Promise.all(
+          topology.servers
+            .filter((s) => s.role === 'primary')
+            .map((s) => s.query<{ id: string; total_cents: number }>('select id::text as id, total_cents from orders')),
+        )
+      ).flat();
+      allOrders.sort((a, b) => b.total_cents - a.total_cents || (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+      expect(biggest.items.map((o) => o.id)).toEqual(allOrders.slice(0, 3).map((o) => o.id));
+      for (const order of biggest.items) {
+        const [owner] = await topology
+          .server(shardOfId(registry, order.id))
+          .query<{ email: string }>('select u.email from orders o join users u on u.id = o.user_id where o.id = $1', [
+            order.id,
+          ]);
+        expect(order.user.email).toBe(owner.email);
+      }
     });
 
     it('answers 404 for an unknown user and 400 for a malformed id or body', async () => {
