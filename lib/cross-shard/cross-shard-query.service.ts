@@ -136,7 +136,7 @@ export class CrossShardQuery {
 
   /**
    * The merged result as an async iterator, for exports: each shard is read in keyset batches of
-   * `batchSize`, so memory stays about shards × batchSize rows whatever the total. Entities are
+   * `batchSize`, so memory stays about 2 × shards × batchSize rows (one batch read ahead) whatever the total. Entities are
    * not kept in any identity map. `missingShards` fills in as shards fail (`partial` mode).
    */
   stream<T extends object>(

@@ -24,7 +24,7 @@ interface Keyed<T> {
 
 /**
  * The merged rows of `CrossShardQuery.stream()`, in order, as an async iterable. Each shard is read
- * in keyset batches, one batch per shard in memory at a time. With `onShardFailure: 'partial'`
+ * in keyset batches: the batch being merged plus the next one, read ahead, per shard. With `onShardFailure: 'partial'`
  * a failing shard is dropped from the rest of the stream and listed in `missingShards`.
  */
 export class CrossShardStream<T> implements AsyncIterable<T> {
@@ -45,17 +45,22 @@ export class CrossShardStream<T> implements AsyncIterable<T> {
     const { plan } = this;
     let buffer: Keyed<T>[] = [];
     let position = 0;
-    let after: unknown[] | undefined;
     let done = false;
+    // the next batch is already being read while the merge consumes this one (two batches per shard at most)
+    let pending: Promise<Keyed<T>[]> | undefined;
+    const fetch = (after: unknown[] | undefined): Promise<Keyed<T>[]> => {
+      const batch = limiter
+        .run(() => runOnShard(plan.sharding, shard, plan.settings, (em, signal) => plan.batch(em, signal, after)))
+        .then((rows) => rows.map((row) => ({ row, key: sortValues(plan.terms, row as object) })));
+      batch.catch(() => undefined); // a prefetch nobody awaits (the consumer stopped) must not crash the process
+      return batch;
+    };
     return {
       next: async () => {
         if (position < buffer.length) return buffer[position++];
         if (done) return undefined;
-        let rows: T[];
         try {
-          rows = await limiter.run(() =>
-            runOnShard(plan.sharding, shard, plan.settings, (em, signal) => plan.batch(em, signal, after)),
-          );
+          buffer = await (pending ?? fetch(undefined));
         } catch (error) {
           if (error instanceof ShardingError && !(error instanceof CrossShardQueryError)) throw error; // a usage error
           const failure = { shard, error: error instanceof Error ? error : new Error(String(error)) };
@@ -66,10 +71,9 @@ export class CrossShardStream<T> implements AsyncIterable<T> {
           done = true;
           return undefined;
         }
-        done = rows.length < plan.batchSize;
-        buffer = rows.map((row) => ({ row, key: sortValues(plan.terms, row as object) }));
         position = 0;
-        after = buffer.at(-1)?.key;
+        done = buffer.length < plan.batchSize;
+        pending = done ? undefined : fetch(buffer.at(-1)!.key);
         return position < buffer.length ? buffer[position++] : undefined;
       },
     };
