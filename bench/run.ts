@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { replicasBench } from './replicas.bench.js';
+import { crossShardBench } from './cross-shard.bench.js';
 import { routingBench } from './routing.bench.js';
 import { startupBench } from './startup.bench.js';
 
@@ -19,6 +20,7 @@ const suites: Record<string, () => Promise<string>> = {
   // Node 22 implements AsyncLocalStorage with async_hooks unless this flag is given (Node 24: by default)
   'routing-acf': () => inChild([ACF], 'routing'),
   replicas: replicasBench,
+  'cross-shard': () => crossShardBench(Number(process.env.CROSS_SHARD_BENCH_ROWS ?? 1_000_000)),
 };
 
 async function inChild(flags: string[], suite: string): Promise<string> {

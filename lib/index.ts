@@ -75,3 +75,22 @@ export { InvalidConsistencyTokenError } from './errors/invalid-consistency-token
 export { ReplicationMonitor } from './replication/replication-monitor.js';
 export type { HealthMonitorOptions } from './replication/health-options.js';
 export type { NodeHealthReport, NodeCounters } from './topology/node-health.js';
+
+// Cross-shard queries
+export { CrossShardQuery } from './cross-shard/cross-shard-query.service.js';
+export { CrossShardStream } from './cross-shard/cross-shard-stream.js';
+export type {
+  AggregateRow,
+  CrossShardAggregateOptions,
+  CrossShardCallOptions,
+  CrossShardCursorOptions,
+  CrossShardFindOptions,
+  CrossShardOptions,
+  CrossShardPage,
+  CrossShardResult,
+  CrossShardStreamOptions,
+  ShardFailurePolicy,
+} from './cross-shard/cross-shard.options.js';
+export { CrossShardQueryError } from './errors/cross-shard-query.error.js';
+export type { ShardFailure } from './errors/cross-shard-query.error.js';
+export { InvalidCursorError } from './errors/invalid-cursor.error.js';

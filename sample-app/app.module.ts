@@ -6,10 +6,12 @@ import { ShardingModule, snowflakeStrategy, type ShardingModuleOptions, type Sha
 import { HealthController } from './health/health.controller.js';
 import { ShardingErrorsFilter } from './sharding-errors.filter.js';
 import { SchemaSetup } from './schema-setup.js';
+import { StatsController } from './stats/stats.controller.js';
 import { TopologyController } from './topology/topology.controller.js';
 import { Order } from './users/order.entity.js';
 import { User } from './users/user.entity.js';
 import { UsersController } from './users/users.controller.js';
+import { UsersDirectory } from './users/users-directory.service.js';
 import { UsersService } from './users/users.service.js';
 
 /** The sample application, on whatever topology it is given. */
@@ -25,14 +27,17 @@ export class AppModule {
           mikroOrm: { entities: [User, Order] },
           // user and order ids embed their shard: routing by id needs no lookup
           strategy: snowflakeStrategy(),
+          // a where on these properties queries only the shards that hold those keys
+          crossShard: { shardKeys: { User: 'id', Order: 'user' } },
           ...options,
         }),
         TerminusModule,
       ],
-      controllers: [TopologyController, UsersController, HealthController],
+      controllers: [TopologyController, UsersController, StatsController, HealthController],
       providers: [
         SchemaSetup,
         UsersService,
+        UsersDirectory,
         ShardingHealthIndicator,
         { provide: APP_FILTER, useClass: ShardingErrorsFilter },
       ],

@@ -2,9 +2,12 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { decodeShardId, NodeRegistry, waitForReplicas } from '../lib/index.js';
+import { CrossShardQuery, decodeShardId, NodeRegistry, waitForReplicas } from '../lib/index.js';
 import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
 import { bootstrap, type RunningSampleApp } from '../sample-app/bootstrap.js';
+import { Order } from '../sample-app/users/order.entity.js';
+
+const shardOfId = (registry: NodeRegistry, id: string) => registry.shardNames[decodeShardId(id).shardIndex];
 
 interface TopologyBody {
   shards: {
@@ -91,6 +94,98 @@ describe('sample app over HTTP', () => {
       const orders = await request(running.url).get(`/users/${id}/orders`).expect(200);
       expect(orders.headers['x-served-by']).toBe(`${shard}/replica-1`);
       expect(orders.body.data).toEqual([expect.objectContaining({ id: order.body.data.id, totalCents: 1250 })]);
+    });
+
+    it('GET /users lists every shard in one order (offset and cursor paging) and GET /stats totals them', async () => {
+      const registry = running.app.get(NodeRegistry);
+      for (let i = 0; i < 7; i++) {
+        const user = await request(running.url)
+          .post('/users')
+          .send({ email: `list${i}@example.com`, name: `Lister ${i}` })
+          .expect(201);
+        await request(running.url)
+          .post(`/users/${user.body.data.id}/orders`)
+          .send({ totalCents: 1000 + i })
+          .expect(201);
+      }
+      await waitForReplicas(registry);
+      // the truth, read from every primary: users by createdAt then id, as one database would order them
+      const perShard = await Promise.all(
+        topology.servers
+          .filter((s) => s.role === 'primary')
+          .map((s) => s.query<{ id: string; created_at: Date }>('select id::text as id, created_at from users')),
+      );
+      const expected = perShard
+        .flat()
+        .sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || (BigInt(a.id) < BigInt(b.id) ? -1 : 1))
+        .map((u) => u.id);
+      expect(new Set(perShard.map((rows) => rows.length > 0))).toEqual(new Set([true])); // users on both shards
+
+      const ids = (body: { items: { id: string }[] }) => body.items.map((u) => u.id);
+      expect(ids((await request(running.url).get('/users?orderBy=createdAt&limit=3').expect(200)).body)).toEqual(
+        expected.slice(0, 3),
+      );
+      expect(
+        ids((await request(running.url).get('/users?orderBy=createdAt&limit=4&offset=2').expect(200)).body),
+      ).toEqual(expected.slice(2, 6));
+      const newestFirst = (await request(running.url).get('/users?orderBy=createdAt&order=desc&limit=2').expect(200))
+        .body;
+      expect(ids(newestFirst)).toEqual([...expected].reverse().slice(0, 2));
+
+      const walked: string[] = [];
+      let after = '';
+      for (let page = 0; page < 50; page++) {
+        const body = (
+          await request(running.url)
+            .get(`/users?first=3&after=${encodeURIComponent(after)}`)
+            .expect(200)
+        ).body as { items: { id: string }[]; nextCursor: string | null };
+        walked.push(...ids(body));
+        if (!body.nextCursor) break;
+        after = body.nextCursor;
+      }
+      expect(walked).toEqual(expected);
+      await request(running.url)
+        .get(`/users?first=3&after=${after.slice(0, -1)}x`)
+        .expect(400);
+      await request(running.url).get('/users?orderBy=password').expect(400);
+
+      const orders = await Promise.all(
+        topology.servers
+          .filter((s) => s.role === 'primary')
+          .map((s) =>
+            s.query<{ n: string; cents: string | null }>('select count(*) as n, sum(total_cents) as cents from orders'),
+          ),
+      );
+      const stats = (await request(running.url).get('/stats').expect(200)).body;
+      expect(stats).toEqual({
+        users: expected.length,
+        orders: orders.reduce((n, [row]) => n + Number(row.n), 0),
+        orderTotalCents: String(orders.reduce((n, [row]) => n + BigInt(row.cents ?? 0), 0n)),
+      });
+      expect(stats.orders).toBeGreaterThanOrEqual(7);
+
+      // populate loads each order's user from the order's own shard
+      const biggest = await running.app
+        .get(CrossShardQuery)
+        .find(Order, {}, { orderBy: { totalCents: 'desc' }, limit: 3, populate: ['user'] });
+      const allOrders = (
+        await Promise.all(
+          topology.servers
+            .filter((s) => s.role === 'primary')
+            .map((s) => s.query<{ id: string; total_cents: number }>('select id::text as id, total_cents from orders')),
+        )
+      ).flat();
+      allOrders.sort((a, b) => b.total_cents - a.total_cents || (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+      expect(biggest.items.map((o) => o.id)).toEqual(allOrders.slice(0, 3).map((o) => o.id));
+      for (const order of biggest.items) {
+        const [owner] = await topology
+          .server(shardOfId(registry, order.id))
+          .query<{ email: string }>('select u.email from orders o join users u on u.id = o.user_id where o.id = $1', [
+            order.id,
+          ]);
+        expect(order.user.email).toBe(owner.email);
+      }
     });
 
     it('answers 404 for an unknown user and 400 for a malformed id or body', async () => {

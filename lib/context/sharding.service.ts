@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { CrossShardQuery } from '../cross-shard/cross-shard-query.service.js';
 import { Injectable } from '@nestjs/common';
 import { canonicalKey, showKey, type ShardKeyValue } from '../routing/shard-key.js';
 import { decodeConsistencyToken, encodeConsistencyToken } from './consistency-token.js';
@@ -34,10 +35,30 @@ export class ShardingService {
   declare readonly [SHARDING_RUNTIME]: ShardingRuntime;
 
   private readonly em: EntityManager;
+  private crossShardQuery: CrossShardQuery | undefined;
 
   constructor(runtime: ShardingRuntime) {
     Object.defineProperty(this, SHARDING_RUNTIME, { value: runtime });
     this.em = new ShardedEntityManager(runtime);
+  }
+
+  /**
+   * Reads across shards with correct ORDER BY / LIMIT / aggregates and multi-shard cursors: the
+   * module's `CrossShardQuery` (also injectable by itself).
+   */
+  get crossShard(): CrossShardQuery {
+    if (!this.crossShardQuery) {
+      throw new ShardRoutingError(
+        'ShardingService.crossShard is set up by ShardingModule; use the ShardingService the module provides.',
+      );
+    }
+    return this.crossShardQuery;
+  }
+
+  /** @internal ShardingModule hands its CrossShardQuery over here (the query depends on this service, not the reverse). */
+  attachCrossShard<Q extends CrossShardQuery>(query: Q): Q {
+    this.crossShardQuery = query;
+    return query;
   }
 
   /** The configured shard names. */

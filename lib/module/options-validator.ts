@@ -6,7 +6,16 @@ import { toShardStrategy } from '../routing/shard-strategy.js';
 import { findTopologyProblems } from '../topology/topology-validator.js';
 import type { ShardingModuleOptions } from './sharding-options.interface.js';
 
-const OPTION_KEYS = ['shards', 'mikroOrm', 'strategy', 'readReplicas', 'health', 'lockRequestToOneShard', 'ids'];
+const OPTION_KEYS = [
+  'shards',
+  'mikroOrm',
+  'strategy',
+  'readReplicas',
+  'health',
+  'lockRequestToOneShard',
+  'ids',
+  'crossShard',
+];
 const READ_REPLICA_KEYS = ['balancer', 'maxLagMs', 'readYourWrites', 'consistencyHeader', 'whenNoReplica'];
 const HEALTH_KEYS = ['intervalMs', 'timeoutMs', 'enabled'];
 
@@ -22,6 +31,7 @@ export function validateShardingOptions(options: ShardingModuleOptions): void {
       ...replicaProblems(options),
       ...healthProblems(options),
       ...idProblems(options),
+      ...crossShardProblems(options),
     );
   }
   if (problems.length) throw new ShardingConfigError(problems);
@@ -114,4 +124,41 @@ function idProblems({ ids, shards, strategy }: ShardingModuleOptions): string[] 
   } catch (error) {
     return [`ids: ${(error as Error).message}`];
   }
+}
+
+const CROSS_SHARD_KEYS = ['shardKeys', 'concurrency', 'timeoutMs', 'onShardFailure', 'cursorSecret', 'streamBatchSize'];
+
+function crossShardProblems({ crossShard }: ShardingModuleOptions): string[] {
+  if (crossShard === undefined) return [];
+  if (typeof crossShard !== 'object' || crossShard === null) return ['crossShard must be an object'];
+  const problems = Object.keys(crossShard)
+    .filter((key) => !CROSS_SHARD_KEYS.includes(key))
+    .map((key) => `unknown option "crossShard.${key}" (allowed: ${CROSS_SHARD_KEYS.join(', ')})`);
+  const { shardKeys, concurrency, timeoutMs, onShardFailure, cursorSecret, streamBatchSize } = crossShard;
+  const positiveInteger = (value: unknown) => Number.isInteger(value) && (value as number) >= 1;
+  if (shardKeys !== undefined) {
+    const bad =
+      typeof shardKeys !== 'object' || shardKeys === null
+        ? ['(not an object)']
+        : Object.entries(shardKeys)
+            .filter(([, property]) => typeof property !== 'string' || !property)
+            .map(([e]) => e);
+    if (bad.length) problems.push(`crossShard.shardKeys maps entity names to property names; fix ${bad.join(', ')}`);
+  }
+  if (concurrency !== undefined && !positiveInteger(concurrency)) {
+    problems.push(`crossShard.concurrency must be an integer >= 1 (got ${String(concurrency)})`);
+  }
+  if (streamBatchSize !== undefined && !positiveInteger(streamBatchSize)) {
+    problems.push(`crossShard.streamBatchSize must be an integer >= 1 (got ${String(streamBatchSize)})`);
+  }
+  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0 && Number.isFinite(timeoutMs))) {
+    problems.push(`crossShard.timeoutMs must be a positive number of milliseconds (got ${String(timeoutMs)})`);
+  }
+  if (onShardFailure !== undefined && onShardFailure !== 'fail' && onShardFailure !== 'partial') {
+    problems.push(`crossShard.onShardFailure must be 'fail' or 'partial' (got ${JSON.stringify(onShardFailure)})`);
+  }
+  if (cursorSecret !== undefined && (typeof cursorSecret !== 'string' || cursorSecret.length < 16)) {
+    problems.push('crossShard.cursorSecret must be a string of at least 16 characters');
+  }
+  return problems;
 }

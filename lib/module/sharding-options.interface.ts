@@ -1,3 +1,4 @@
+import type { CrossShardOptions } from '../cross-shard/cross-shard.options.js';
 import type { ShardIdLayout } from '../ids/shard-id-layout.js';
 import type { HealthMonitorOptions } from '../replication/health-options.js';
 import type { ReadReplicaOptions } from '../routing/read-replica-options.js';
@@ -42,4 +43,10 @@ export interface ShardingModuleOptions {
     workerId?: number;
     layout?: Partial<ShardIdLayout>;
   };
+  /**
+   * Cross-shard queries (`CrossShardQuery`): which property is each entity's shard key (so a
+   * `where` on it does not fan out), concurrency, per-shard timeout, failure policy, cursor secret.
+   * @default { shardKeys: {}, concurrency: 8, timeoutMs: 30000, onShardFailure: 'fail', streamBatchSize: 1000 }
+   */
+  crossShard?: CrossShardOptions;
 }

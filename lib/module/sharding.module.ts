@@ -3,6 +3,7 @@ import { ShardedEntityManager } from '../context/sharded-entity-manager.js';
 import { ShardingRuntime } from '../context/sharding-runtime.js';
 import { ShardingInterceptor } from '../context/sharding.interceptor.js';
 import { ShardingService } from '../context/sharding.service.js';
+import { CrossShardQuery } from '../cross-shard/cross-shard-query.service.js';
 import { guardQuery } from '../context/write-guard.js';
 import { ReplicationMonitor } from '../replication/replication-monitor.js';
 import { ShardIdGenerator } from '../ids/shard-id-generator.js';
@@ -67,6 +68,12 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
           layout: options.ids?.layout,
         }),
     },
+    {
+      provide: CrossShardQuery,
+      inject: [ShardingService, ShardingRuntime, SHARDING_MODULE_OPTIONS],
+      useFactory: (service: ShardingService, runtime: ShardingRuntime, options: ShardingModuleOptions) =>
+        service.attachCrossShard(new CrossShardQuery(service, runtime, options.crossShard)),
+    },
     ShardedEntityManager,
     ShardingService,
     ShardingInterceptor,
@@ -80,6 +87,7 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
     ShardingInterceptor,
     ShardIdGenerator,
     ShardingSchema,
+    CrossShardQuery,
   ],
 })
 export class ShardingModule extends ConfigurableShardingModule {}

@@ -43,9 +43,10 @@ export class ReplicationMonitor {
     await this.running;
   }
 
-  /** Runs one round now (or joins the round in progress). */
-  checkNow(): Promise<void> {
-    this.running ??= this.round().finally(() => (this.running = undefined));
+  /** Runs a round that starts now (after the one in progress, if any): its states are at least this fresh. */
+  async checkNow(): Promise<void> {
+    while (this.running) await this.running;
+    this.running = this.round().finally(() => (this.running = undefined));
     return this.running;
   }
 

@@ -1,0 +1,30 @@
+import { ShardingError } from './sharding.error.js';
+
+/** One shard that did not answer a cross-shard query, and why. */
+export interface ShardFailure {
+  shard: string;
+  error: Error;
+}
+
+/**
+ * A cross-shard query could not give a complete answer: a shard failed or timed out (with
+ * `onShardFailure: 'fail'`, the default), or the query itself cannot be merged correctly.
+ * `failures` lists each failed shard and its cause.
+ */
+export class CrossShardQueryError extends ShardingError {
+  constructor(
+    message: string,
+    readonly failures: readonly ShardFailure[] = [],
+  ) {
+    super(message, failures.length ? { cause: failures[0].error } : undefined);
+  }
+
+  static shardsFailed(caller: string, failures: readonly ShardFailure[]): CrossShardQueryError {
+    const list = failures.map(({ shard, error }) => `${shard}: ${error.message}`).join('; ');
+    return new CrossShardQueryError(
+      `${caller} failed on ${failures.length === 1 ? 'shard' : 'shards'} ${failures.map((f) => f.shard).join(', ')} (${list}). ` +
+        "Bring the shard back, raise crossShard.timeoutMs, or pass onShardFailure: 'partial' to accept an answer without it.",
+      failures,
+    );
+  }
+}

@@ -1,0 +1,60 @@
+import { ShardingConfigError } from '../errors/sharding-config.error.js';
+import { validateShardingOptions } from './options-validator.js';
+import type { ShardingModuleOptions } from './sharding-options.interface.js';
+
+const base: ShardingModuleOptions = {
+  shards: { s0: { primary: { clientUrl: 'postgresql://app@db0:5432/app' } } },
+  mikroOrm: { entities: [class A {}] },
+};
+
+describe('validateShardingOptions: crossShard', () => {
+  it('accepts valid settings', () => {
+    expect(() =>
+      validateShardingOptions({
+        ...base,
+        crossShard: {
+          shardKeys: { User: 'id' },
+          concurrency: 4,
+          timeoutMs: 2_000,
+          onShardFailure: 'partial',
+          cursorSecret: 'a-long-enough-secret',
+          streamBatchSize: 500,
+        },
+      }),
+    ).not.toThrow();
+  });
+
+  it('lists every bad setting in one ShardingConfigError', () => {
+    const bad = {
+      ...base,
+      crossShard: {
+        shardKeys: { User: '' },
+        concurrency: 0,
+        timeoutMs: -1,
+        onShardFailure: 'ignore',
+        cursorSecret: 'short',
+        streamBatchSize: 1.5,
+        typo: true,
+      },
+    } as unknown as ShardingModuleOptions;
+    let error: unknown;
+    try {
+      validateShardingOptions(bad);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ShardingConfigError);
+    const text = (error as Error).message;
+    for (const part of [
+      'crossShard.typo',
+      'shardKeys',
+      'concurrency',
+      'timeoutMs',
+      'onShardFailure',
+      'cursorSecret',
+      'streamBatchSize',
+    ]) {
+      expect(text).toContain(part);
+    }
+  });
+});
