@@ -1,5 +1,6 @@
 import { raw } from '@mikro-orm/postgresql';
-import { InvalidCursorError, ShardingService, type CrossShardQuery } from '../lib/index.js';
+import { Test } from '@nestjs/testing';
+import { CrossShardQuery, InvalidCursorError, ShardingModule, ShardingService } from '../lib/index.js';
 import { plain, referenceFind, SEED, setUp, tearDown, type Setup } from './support/cross-shard-setup.js';
 import { Item, LABELS, prng, type ItemRow } from './support/items.js';
 import { eventually } from './support/pids.js';
@@ -211,6 +212,31 @@ describe.each([
       setup.query.findByCursor(Item, {}, { orderBy: { rank: 'desc' }, first: 5, after: cursor }),
     ).rejects.toThrow(/another query/);
     await expect(setup.query.findByCursor(Item, {}, { first: 5, after: 'garbage' })).rejects.toThrow(/not a cursor/);
+
+    // another instance of the same deployment takes the cursor; one with another cursorSecret refuses it
+    const instance = async (crossShard: object) => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          ShardingModule.forRoot({ shards: setup.topology.shards, mikroOrm: { entities: [Item] }, crossShard }),
+        ],
+      }).compile();
+      return moduleRef.init();
+    };
+    const twin = await instance({ shardKeys: { Item: 'id' } });
+    const signed = await instance({ cursorSecret: 'a secret of our own' });
+    try {
+      const next = await twin
+        .get(CrossShardQuery)
+        .findByCursor(Item, {}, { orderBy: { rank: 'asc' }, first: 5, after: cursor });
+      const expected = await setup.query.findByCursor(Item, {}, { orderBy: { rank: 'asc' }, first: 5, after: cursor });
+      expect(next.items.map(plain)).toEqual(expected.items.map(plain));
+      await expect(
+        signed.get(CrossShardQuery).findByCursor(Item, {}, { orderBy: { rank: 'asc' }, first: 5, after: cursor }),
+      ).rejects.toThrow(InvalidCursorError);
+    } finally {
+      await twin.close();
+      await signed.close();
+    }
   });
 
   it('a where on the shard key runs only on the shards holding those keys (server logs), anything else on all', async () => {

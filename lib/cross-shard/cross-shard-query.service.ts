@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { EntityMetadata, EntityName, FilterQuery } from '@mikro-orm/core';
 import { raw, type EntityManager } from '@mikro-orm/postgresql';
 import type { ShardingRuntime } from '../context/sharding-runtime.js';
@@ -62,7 +62,7 @@ export class CrossShardQuery {
       streamBatchSize: options.streamBatchSize ?? CROSS_SHARD_DEFAULTS.streamBatchSize,
     };
     this.compiler = runtime.registry.nodes[0].orm.em.fork({ clear: true, disableContextResolution: true });
-    this.cursors = new CursorCodec(options.cursorSecret ?? randomBytes(32).toString('base64url'));
+    this.cursors = new CursorCodec(options.cursorSecret ?? topologyKey(runtime));
   }
 
   /**
@@ -308,4 +308,12 @@ function count(value: unknown, name: string, caller: string, min = 0): number {
     throw new CrossShardQueryError(`${caller}: ${name} must be an integer >= ${min} (got ${String(value)}).`);
   }
   return value as number;
+}
+
+/** The same for every instance of one deployment (and across restarts): shard names and node addresses. */
+function topologyKey(runtime: ShardingRuntime): string {
+  const nodes = runtime.registry.nodes.map((node) => `${node.id}=${node.address}`);
+  return createHash('sha256')
+    .update(`nestjs-mikro-orm-sharding cursors\n${nodes.join('\n')}`)
+    .digest('base64url');
 }

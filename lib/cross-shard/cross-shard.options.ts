@@ -20,8 +20,11 @@ export interface CrossShardOptions {
   /** `fail`: throw `CrossShardQueryError`; `partial`: answer without the shard and say so. @default 'fail' */
   onShardFailure?: ShardFailurePolicy;
   /**
-   * Secret that signs cursors. Set it (the same on every instance) when cursors must survive a
-   * restart or travel between instances. @default a random secret per process
+   * Secret that signs cursors (HMAC): set it, the same on every instance, so that clients cannot forge
+   * a cursor. Without it cursors are signed with a key derived from the topology (shard names and node
+   * addresses): the same on every instance and across restarts, and an edited or foreign cursor is
+   * still refused, but somebody who knows the topology could forge one.
+   * @default a key derived from the topology
    */
   cursorSecret?: string;
   /** Rows fetched per shard per round trip by `stream()`. @default 1000 */
