@@ -78,10 +78,11 @@ export class ShardingRuntime {
   /** The shard the strategy gives a key (checked to be a configured shard). */
   shardFor(key: ShardKeyValue): string | Promise<string> {
     const { strategy } = this.settings;
-    const resolve = () => resolveShard(strategy, key, this.registry.shardNames);
     // a directory lookup must not join the caller's context (fork, lock, read-only); AsyncLocalStorage.exit
-    // is not free on Node 22, so only strategies that ask for it pay for it
-    return strategy.isolated ? outsideContext(resolve) : resolve();
+    // is not free on Node 22, so only strategies that ask for it pay for it (and no closure otherwise)
+    return strategy.isolated
+      ? outsideContext(() => resolveShard(strategy, key, this.registry.shardNames))
+      : resolveShard(strategy, key, this.registry.shardNames);
   }
 
   /** The shard's acting primary; `ShardUnavailableError` at once while its circuit is open (writes fail fast). */

@@ -9,6 +9,8 @@ const WITH_WRITE = /^\s*with\b[\s\S]*\b(insert|update|delete|merge)\b/i;
 
 /** True when a statement may change data. */
 export function isWriteSql(sql: string): boolean {
+  // MikroORM's reads start with exactly this: the answer NOT_A_WRITE gives, without running a regex
+  if (sql.startsWith('select ')) return false;
   if (/^\s*with\b/i.test(sql)) return WITH_WRITE.test(sql);
   return !NOT_A_WRITE.test(sql);
 }
@@ -20,8 +22,10 @@ export function isWriteSql(sql: string): boolean {
  * current context, so later replica reads there go to the primary.
  */
 export const guardQuery: NodeQueryObserver = (node, sql) => {
+  // a read needs no context: checked first, so reads skip the AsyncLocalStorage lookup
+  if (!isWriteSql(sql)) return;
   const frame = currentFrame();
-  if (!frame || !isWriteSql(sql)) return;
+  if (!frame) return;
   if (frame.readOnly || node.health.role === 'replica') {
     throw new ReadOnlyContextError(
       `${frame.caller} tried to write (${sql.trim().split(/\s+/, 2).join(' ')} ...) ${frame.readOnly ? 'in a read-only call' : ''} on ${node.id}; it was not sent. ` +
