@@ -11,7 +11,7 @@ import {
 } from '@nestjs/common';
 import { APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import type { Observable } from 'rxjs';
-import { defineEntity, p, type MikroORM } from '@mikro-orm/postgresql';
+import { defineEntity, MikroORM, p } from '@mikro-orm/postgresql';
 import http from 'node:http';
 import pg from 'pg';
 import {
@@ -104,6 +104,7 @@ export async function routingBench(label = ''): Promise<string> {
   const topology = await startEmbeddedTopology({ shards: 2, replicasPerShard: 1 });
   let app: INestApplication | undefined;
   let pool: pg.Pool | undefined;
+  let standalone: MikroORM | undefined;
   try {
     app = await createApp(topology, 'with');
     await app.get(ShardingSchema).refresh();
@@ -125,12 +126,22 @@ export async function routingBench(label = ''): Promise<string> {
     const server = topology.server('s0', 'replica');
     pool = new pg.Pool({ ...server.connection, database: server.connection.dbName, max: 10 });
 
-    const plainService = new PlainAccountsService(replica.orm);
+    // the baseline: MikroORM as a user without this library has it, on the same server, none of our hooks
+    standalone = await MikroORM.init({
+      ...server.connection,
+      entities: [BenchAccount],
+      discovery: { warnWhenNoEntities: false },
+    });
+    const standaloneOrm = standalone;
+    const plainService = new PlainAccountsService(standaloneOrm);
     const variants: Record<string, (id: string) => Promise<unknown>> = {
       'routed: service method with @ShardBy + @ReadReplica, this.em = ShardedEntityManager': (id) =>
         accounts.findOne(id),
-      'plain MikroORM: orm.em.fork().findOne': (id) => replica.orm.em.fork().findOne(BenchAccount, id),
+      'plain MikroORM: orm.em.fork().findOne (its own MikroORM.init on the same server)': (id) =>
+        standaloneOrm.em.fork().findOne(BenchAccount, id),
       'plain MikroORM in the same service method, no decorators': (id) => plainService.findOne(id),
+      "plain fork of the module's node ORM (its statements pass our write guard and counters)": (id) =>
+        replica.orm.em.fork().findOne(BenchAccount, id),
       'raw pg: pool.query': (id) => pool!.query('select id, name, balance from bench_accounts where id = $1', [id]),
     };
     const names = Object.keys(variants);
@@ -186,6 +197,7 @@ export async function routingBench(label = ''): Promise<string> {
   } finally {
     await app?.close();
     await pool?.end();
+    await standalone?.close(true);
     await topology.stop();
   }
 }
