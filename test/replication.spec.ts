@@ -16,6 +16,7 @@ import {
 } from '../lib/index.js';
 import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
 import { Account } from './support/entities.js';
+import { until } from './support/pids.js';
 import { nodeByPort, whereAmI } from './support/where.js';
 
 @Injectable()
@@ -40,16 +41,6 @@ class AccountsService {
   @ReadReplica()
   async where() {
     return whereAmI(this.em);
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(25);
   }
 }
 

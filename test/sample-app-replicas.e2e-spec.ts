@@ -2,22 +2,13 @@ import request from 'supertest';
 import { decodeShardId, NodeRegistry } from '../lib/index.js';
 import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
 import { bootstrap, type RunningSampleApp } from '../sample-app/bootstrap.js';
+import { until } from './support/pids.js';
 
 const TOKEN = 'x-shard-consistency';
 
 interface UserBody {
   data: { id: string; name: string };
   servedBy: { node: string; role: string };
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(25);
-  }
 }
 
 /** Read-your-writes, health and failure behaviour of the sample app, over HTTP, on real servers. */
