@@ -288,9 +288,9 @@ describe.each([
     );
   });
 
-  (replicasPerShard ? it : it.skip)(
-    'after a write in the same context, the written shard is read from its primary, the others from replicas',
-    async () => {
+  // only meaningful with replicas: the 4-shard topology has none, so the test is not registered there
+  if (replicasPerShard)
+    it('after a write in the same context, the written shard is read from its primary, the others from replicas', async () => {
       const sharding = setup.moduleRef.get(ShardingService);
       const id = '987654321987';
       const written = await sharding.shardFor(id);
@@ -309,6 +309,5 @@ describe.each([
       expect(counts[`${written}-primary`]).toBe(1);
       expect(counts[`${written}-replica-1`]).toBe(0);
       for (const shard of others) expect([counts[`${shard}-primary`], counts[`${shard}-replica-1`]]).toEqual([0, 1]);
-    },
-  );
+    });
 });
