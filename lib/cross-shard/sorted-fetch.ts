@@ -60,11 +60,18 @@ export function sortedReader<T extends object>(
   const columns = terms.map((t) => meta.properties[t.property as keyof typeof meta.properties].fieldNames[0]);
   return async (em, signal) => {
     const rows = await em.execute<Record<string, unknown>[]>(sql, [], { method: 'all', signal, ...CANCEL });
-    // the routed fork itself (or its transaction): chosen rows join its identity map, as with em.find
+    // the routed fork itself (or its transaction): chosen rows join its identity map as em.find's do —
+    // the same factory call, so an entity already loaded there is returned as it is, not overwritten
     const fork = em.getContext() as EntityManager;
+    const factory = fork.getEntityFactory();
+    const driver = fork.getDriver();
     return rows.map((row) => ({
       key: columns.map((column) => row[column] ?? null),
-      take: () => fork.map(entity, row as never),
+      take: () =>
+        factory.create(entity, driver.mapResult(row as never, meta) as never, {
+          merge: true,
+          convertCustomTypes: true,
+        }),
     }));
   };
 }
