@@ -47,7 +47,7 @@ export class RequestScope {
   }
 
   keepReplica(shard: string, node: ShardNode): ShardNode {
-    if (this.firstReplicaShard === undefined) {
+    if (this.firstReplicaShard === undefined || this.firstReplicaShard === shard) {
       this.firstReplicaShard = shard;
       this.firstReplica = node;
     } else (this.replicas ??= new Map()).set(shard, node);
