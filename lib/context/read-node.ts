@@ -2,6 +2,7 @@ import { ShardUnavailableError } from '../errors/shard-unavailable.error.js';
 import { executeOnNode } from '../replication/node-instrumentation.js';
 import { parseLsn } from '../topology/lsn.js';
 import type { ShardNode } from '../topology/shard-node.js';
+import { noAnswerWithin, withTimeout } from '../topology/with-timeout.js';
 import type { RequestScope } from './request-scope.js';
 import type { ShardingRuntime } from './sharding-runtime.js';
 
@@ -80,12 +81,14 @@ async function checkLive(
 ): Promise<ShardNode> {
   const best = candidates.reduce((a, b) => ((b.health.lsn ?? -1n) > (a.health.lsn ?? -1n) ? b : a));
   try {
-    const [row] = await executeOnNode<{ lsn: string | null }[]>(best, 'select pg_last_wal_replay_lsn()::text as lsn');
+    const ms = runtime.settings.checkTimeoutMs;
+    const query = executeOnNode<{ lsn: string | null }[]>(best, 'select pg_last_wal_replay_lsn()::text as lsn');
+    const [row] = await withTimeout(query, ms, noAnswerWithin(ms));
     const lsn = parseLsn(row?.lsn);
     if (lsn !== undefined) best.health.advanceLsn(lsn);
     if (lsn !== undefined && lsn >= required) return scope.keepReplica(shard, best);
   } catch {
-    // the monitor will notice; this read goes elsewhere
+    // slow or gone: the monitor will tell which; this read goes elsewhere
   }
   const { primary, replicas } = runtime.registry.current(shard);
   return fallback(runtime, shard, primary, replicas);

@@ -9,6 +9,7 @@ import { resolveShard, type ShardStrategy } from '../routing/shard-strategy.js';
 import { parseLsn } from '../topology/lsn.js';
 import type { NodeRegistry } from '../topology/node-registry.js';
 import type { ShardNode } from '../topology/shard-node.js';
+import { decodeConsistencyToken } from './consistency-token.js';
 import { currentFrame, outsideContext } from './context-store.js';
 import { rerouteRead } from './read-node.js';
 import { RequestScope } from './request-scope.js';
@@ -22,6 +23,8 @@ export interface RuntimeSettings {
   readYourWrites: boolean;
   whenNoReplica: 'primary' | 'fail';
   consistencyHeader: string;
+  /** Bound of a live replay-position check of a replica (the health monitor's check timeout). */
+  checkTimeoutMs: number;
 }
 
 const hasChanges = ({ uow }: FlushEventArgs) =>
@@ -71,8 +74,14 @@ export class ShardingRuntime {
     return this.registry.shardNames;
   }
 
-  newScope(lockToOneShard = this.settings.lockRequestToOneShard): RequestScope {
-    return new RequestScope(this, lockToOneShard);
+  /**
+   * A new context's state; with a consistency token (request header or `run`/`withContext` option) its
+   * reads must see the token's WAL positions. `InvalidConsistencyTokenError` for a token not of ours.
+   */
+  newScope(lockToOneShard = this.settings.lockRequestToOneShard, consistencyToken?: string): RequestScope {
+    const scope = new RequestScope(this, lockToOneShard);
+    if (consistencyToken) scope.adoptToken(decodeConsistencyToken(consistencyToken, this.registry.shardNames));
+    return scope;
   }
 
   /** The shard the strategy gives a key (checked to be a configured shard). */

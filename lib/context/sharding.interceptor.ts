@@ -1,6 +1,6 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { catchError, map, throwError, type Observable } from 'rxjs';
-import { decodeConsistencyToken, encodeConsistencyToken } from './consistency-token.js';
+import { encodeConsistencyToken } from './consistency-token.js';
 import { currentFrame, runInFrame } from './context-store.js';
 import type { RequestScope } from './request-scope.js';
 import { ShardingRuntime } from './sharding-runtime.js';
@@ -28,17 +28,16 @@ export class ShardingInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (currentFrame()?.scope.runtime === this.runtime) return next.handle();
-    const scope = this.runtime.newScope();
-    const frame = { scope, caller: `${context.getClass().name}.${context.getHandler().name}`, readOnly: false };
+    const caller = `${context.getClass().name}.${context.getHandler().name}`;
     if (context.getType() !== 'http' || !this.runtime.settings.readYourWrites) {
       // Nest binds next.handle()'s deferred handler to the async context it is called in.
-      return runInFrame(frame, () => next.handle());
+      return runInFrame({ scope: this.runtime.newScope(), caller, readOnly: false }, () => next.handle());
     }
     const http = context.switchToHttp();
     const header = this.runtime.settings.consistencyHeader;
     const incoming = (http.getRequest<{ headers?: HeaderBag }>().headers ?? {})[header];
-    const token = Array.isArray(incoming) ? incoming[incoming.length - 1] : incoming;
-    if (token) scope.adoptToken(decodeConsistencyToken(token, this.runtime.shardNames));
+    const scope = this.runtime.newScope(undefined, Array.isArray(incoming) ? incoming.at(-1) : incoming);
+    const frame = { scope, caller, readOnly: false };
     const reply = http.getResponse<Reply>();
     return runInFrame(frame, () => next.handle()).pipe(
       map((value) => {

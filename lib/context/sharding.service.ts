@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { CrossShardQuery } from '../cross-shard/cross-shard-query.service.js';
 import { Injectable } from '@nestjs/common';
 import { canonicalKey, showKey, type ShardKeyValue } from '../routing/shard-key.js';
-import { decodeConsistencyToken, encodeConsistencyToken } from './consistency-token.js';
+import { encodeConsistencyToken } from './consistency-token.js';
 import { currentFrame, runInFrame } from './context-store.js';
 import { resolveFrame } from './route-resolver.js';
 import { ShardedEntityManager, SHARDING_RUNTIME } from './sharded-entity-manager.js';
@@ -120,10 +120,7 @@ export class ShardingService {
   ): Promise<T> {
     const runtime = this[SHARDING_RUNTIME];
     if (currentFrame()) return fn();
-    const scope = runtime.newScope(options.lockShard);
-    if (options.consistencyToken) {
-      scope.adoptToken(decodeConsistencyToken(options.consistencyToken, runtime.shardNames));
-    }
+    const scope = runtime.newScope(options.lockShard, options.consistencyToken);
     return runInFrame({ scope, caller: 'ShardingService.withContext', readOnly: false }, async () => fn());
   }
 

@@ -3,6 +3,7 @@ import type { ShardingService } from '../context/sharding.service.js';
 import { CrossShardQueryError, type ShardFailure } from '../errors/cross-shard-query.error.js';
 import { ShardingError } from '../errors/sharding.error.js';
 import { ShardUnavailableError } from '../errors/shard-unavailable.error.js';
+import { withTimeout } from '../topology/with-timeout.js';
 import type { ShardFailurePolicy } from './cross-shard.options.js';
 
 /** How one cross-shard call reaches its shards (module settings merged with the call's options). */
@@ -58,24 +59,18 @@ export async function runOnShard<T>(
   task: ShardTask<T>,
 ): Promise<T> {
   const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new ShardTimeout(shard, settings.timeoutMs);
-      controller.abort(error);
-      reject(error);
-    }, settings.timeoutMs);
+  const work = sharding.run({ shard }, (em) => task(em, controller.signal, shard), {
+    readOnly: !settings.primary,
+    lockShard: false,
   });
   try {
-    const work = sharding.run({ shard }, (em) => task(em, controller.signal, shard), {
-      readOnly: !settings.primary,
-      lockShard: false,
+    return await withTimeout(work, settings.timeoutMs, () => {
+      const error = new ShardTimeout(shard, settings.timeoutMs);
+      controller.abort(error);
+      return error;
     });
-    return await Promise.race([work, timedOut]);
   } catch (error) {
     throw controller.signal.aborted ? controller.signal.reason : error;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

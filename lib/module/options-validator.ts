@@ -18,6 +18,7 @@ const OPTION_KEYS = [
 ];
 const READ_REPLICA_KEYS = ['balancer', 'maxLagMs', 'readYourWrites', 'consistencyHeader', 'whenNoReplica'];
 const HEALTH_KEYS = ['intervalMs', 'timeoutMs', 'enabled'];
+const CROSS_SHARD_KEYS = ['shardKeys', 'concurrency', 'timeoutMs', 'onShardFailure', 'cursorSecret', 'streamBatchSize'];
 
 /** Validates every module option at once; throws one `ShardingConfigError` listing all problems. */
 export function validateShardingOptions(options: ShardingModuleOptions): void {
@@ -126,14 +127,10 @@ function idProblems({ ids, shards, strategy }: ShardingModuleOptions): string[] 
   }
 }
 
-const CROSS_SHARD_KEYS = ['shardKeys', 'concurrency', 'timeoutMs', 'onShardFailure', 'cursorSecret', 'streamBatchSize'];
-
 function crossShardProblems({ crossShard }: ShardingModuleOptions): string[] {
   if (crossShard === undefined) return [];
   if (typeof crossShard !== 'object' || crossShard === null) return ['crossShard must be an object'];
-  const problems = Object.keys(crossShard)
-    .filter((key) => !CROSS_SHARD_KEYS.includes(key))
-    .map((key) => `unknown option "crossShard.${key}" (allowed: ${CROSS_SHARD_KEYS.join(', ')})`);
+  const problems = unknownKeys('crossShard', crossShard, CROSS_SHARD_KEYS);
   const { shardKeys, concurrency, timeoutMs, onShardFailure, cursorSecret, streamBatchSize } = crossShard;
   const positiveInteger = (value: unknown) => Number.isInteger(value) && (value as number) >= 1;
   if (shardKeys !== undefined) {

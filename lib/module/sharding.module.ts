@@ -5,6 +5,7 @@ import { ShardingInterceptor } from '../context/sharding.interceptor.js';
 import { ShardingService } from '../context/sharding.service.js';
 import { CrossShardQuery } from '../cross-shard/cross-shard-query.service.js';
 import { guardQuery } from '../context/write-guard.js';
+import { HEALTH_DEFAULTS } from '../replication/health-options.js';
 import { ReplicationMonitor } from '../replication/replication-monitor.js';
 import { ShardIdGenerator } from '../ids/shard-id-generator.js';
 import { createBalancer } from '../routing/replica-balancer.js';
@@ -49,6 +50,7 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
           readYourWrites: replicas.readYourWrites ?? true,
           whenNoReplica: replicas.whenNoReplica ?? 'primary',
           consistencyHeader: (replicas.consistencyHeader ?? 'x-shard-consistency').toLowerCase(),
+          checkTimeoutMs: options.health?.timeoutMs ?? HEALTH_DEFAULTS.timeoutMs,
         });
       },
     },

@@ -1,5 +1,6 @@
 import { parseLsn } from '../topology/lsn.js';
 import type { ShardNode } from '../topology/shard-node.js';
+import { noAnswerWithin, withTimeout } from '../topology/with-timeout.js';
 import { executeOnNode } from './node-instrumentation.js';
 
 /** What one health check saw. */
@@ -24,20 +25,11 @@ const CHECK_SQL = `select pg_is_in_recovery() as recovery,
 
 /** Asks a node what it is and how far it has got, bounded by `timeoutMs`. */
 export async function checkNode(node: ShardNode, timeoutMs: number): Promise<NodeObservation> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
   const query = executeOnNode<{ recovery: boolean; lsn: string | null; lag_ms: string | number | null }[]>(
     node,
     CHECK_SQL,
   );
-  query.catch(() => undefined); // a late failure after the timeout won is already reported
-  try {
-    const [row] = await Promise.race([query, timeout]);
-    const lag = row.lag_ms === null ? undefined : Math.max(0, Math.round(Number(row.lag_ms)));
-    return { inRecovery: row.recovery, lsn: parseLsn(row.lsn), lagMs: lag };
-  } finally {
-    clearTimeout(timer);
-  }
+  const [row] = await withTimeout(query, timeoutMs, noAnswerWithin(timeoutMs));
+  const lag = row.lag_ms === null ? undefined : Math.max(0, Math.round(Number(row.lag_ms)));
+  return { inRecovery: row.recovery, lsn: parseLsn(row.lsn), lagMs: lag };
 }

@@ -1,4 +1,5 @@
 import type { ShardNode } from './shard-node.js';
+import { noAnswerWithin, withTimeout } from './with-timeout.js';
 
 /** What one node said about itself, for topology and health pages. */
 export interface NodeProbe {
@@ -25,14 +26,9 @@ const PROBE_SQL = `select inet_server_port() as port, pg_is_in_recovery() as rec
 export async function probeNode(node: ShardNode, timeoutMs: number): Promise<NodeProbe> {
   const base = { id: node.id, shard: node.shard, role: node.role, address: node.address };
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    });
     const query = node.fork().execute<{ port: number; recovery: boolean; streaming: boolean }[]>(PROBE_SQL);
-    query.catch(() => undefined); // a late failure after the timeout won is already reported
-    const [row] = await Promise.race([query, timeout]);
+    const [row] = await withTimeout(query, timeoutMs, noAnswerWithin(timeoutMs));
     const latencyMs = performance.now() - started;
     return {
       ...base,
@@ -44,7 +40,5 @@ export async function probeNode(node: ShardNode, timeoutMs: number): Promise<Nod
     };
   } catch (error) {
     return { ...base, reachable: false, error: (error as Error).message, latencyMs: performance.now() - started };
-  } finally {
-    clearTimeout(timer);
   }
 }
