@@ -207,6 +207,9 @@ describe('replicas: balancers, health, lag, read-your-writes, failover', () => {
     await expect(sharding.withContext(() => accounts.find('x'), { consistencyToken: 'garbage' })).rejects.toThrow(
       InvalidConsistencyTokenError,
     );
+    await expect(sharding.withContext(() => accounts.find('x'), { consistencyToken: 'garbage' })).rejects.toThrow(
+      /^ShardingService\.withContext\/run \(consistencyToken option\): the consistency token is not valid/,
+    );
   });
 
   it('maxLagMs skips a lagging replica; whenNoReplica: fail refuses instead of reading the primary', async () => {

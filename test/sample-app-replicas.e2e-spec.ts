@@ -103,7 +103,8 @@ describe('sample app over HTTP: replicas', () => {
     } finally {
       await delayReplicas(null);
     }
-    await request(running.url).get('/users/1').set(TOKEN, 'not-a-token').expect(400);
+    const refused = await request(running.url).get('/users/1').set(TOKEN, 'not-a-token').expect(400);
+    expect(refused.body.message).toMatch(/^UsersController\.findOne \(request header x-shard-consistency\): /);
   });
 
   it('primary down: writes answer 503 with a clear body, reads go on from the replica, /health says so; back up, writes resume', async () => {

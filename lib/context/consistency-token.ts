@@ -17,12 +17,17 @@ export function encodeConsistencyToken(positions: ReadonlyMap<string, bigint>): 
 
 /**
  * Reads a token back. Shards this topology does not have are ignored (a token may outlive a topology
- * change); anything that is not a token of ours is an `InvalidConsistencyTokenError`.
+ * change); anything that is not a token of ours is an `InvalidConsistencyTokenError` naming `source`
+ * (where the token came from: a request header, a `run()` option).
  */
-export function decodeConsistencyToken(token: string, shards: readonly string[]): Map<string, bigint> {
+export function decodeConsistencyToken(
+  token: string,
+  shards: readonly string[],
+  source = 'consistency token',
+): Map<string, bigint> {
   const fail = (why: string) =>
     new InvalidConsistencyTokenError(
-      `The consistency token is not valid (${why}). Send back exactly the token the last response carried, or none.`,
+      `${source}: the consistency token is not valid (${why}). Send back exactly the token the last response carried, or none.`,
     );
   if (token.length > MAX_LENGTH) throw fail(`longer than ${MAX_LENGTH} characters`);
   if (!token.startsWith(VERSION)) throw fail(`it does not start with "${VERSION}"`);

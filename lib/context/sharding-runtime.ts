@@ -78,9 +78,15 @@ export class ShardingRuntime {
    * A new context's state; with a consistency token (request header or `run`/`withContext` option) its
    * reads must see the token's WAL positions. `InvalidConsistencyTokenError` for a token not of ours.
    */
-  newScope(lockToOneShard = this.settings.lockRequestToOneShard, consistencyToken?: string): RequestScope {
+  newScope(
+    lockToOneShard = this.settings.lockRequestToOneShard,
+    consistencyToken?: string,
+    tokenSource?: string,
+  ): RequestScope {
     const scope = new RequestScope(this, lockToOneShard);
-    if (consistencyToken) scope.adoptToken(decodeConsistencyToken(consistencyToken, this.registry.shardNames));
+    if (consistencyToken) {
+      scope.adoptToken(decodeConsistencyToken(consistencyToken, this.registry.shardNames, tokenSource));
+    }
     return scope;
   }
 

@@ -120,7 +120,11 @@ export class ShardingService {
   ): Promise<T> {
     const runtime = this[SHARDING_RUNTIME];
     if (currentFrame()) return fn();
-    const scope = runtime.newScope(options.lockShard, options.consistencyToken);
+    const scope = runtime.newScope(
+      options.lockShard,
+      options.consistencyToken,
+      'ShardingService.withContext/run (consistencyToken option)',
+    );
     return runInFrame({ scope, caller: 'ShardingService.withContext', readOnly: false }, async () => fn());
   }
 
