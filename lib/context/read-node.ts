@@ -43,13 +43,27 @@ export function chooseReadNode(
   const required = readYourWrites ? scope.requiredPosition(shard) : undefined;
   const pinned = scope.replica(shard);
   if (pinned && isEligible(pinned, maxLagMs, required)) return pinned;
-  const eligible = replicas.filter((replica) => isEligible(replica, maxLagMs, required));
+  const eligible = eligibleReplicas(replicas, maxLagMs, required);
   if (eligible.length) return scope.keepReplica(shard, runtime.settings.balancer(eligible, shard));
   if (required !== undefined && scope.worthCheckingLive(shard)) {
     const candidates = replicas.filter((replica) => isEligible(replica, maxLagMs, undefined));
     if (candidates.length) return checkLive(runtime, scope, shard, candidates, required);
   }
   return fallback(runtime, shard, primary, replicas);
+}
+
+/** The replicas that may serve the read: the list itself when all may (the usual case: no copy). */
+function eligibleReplicas(
+  replicas: readonly ShardNode[],
+  maxLagMs: number | undefined,
+  required: bigint | undefined,
+): readonly ShardNode[] {
+  for (let i = 0; i < replicas.length; i++) {
+    if (!isEligible(replicas[i], maxLagMs, required)) {
+      return replicas.filter((replica) => isEligible(replica, maxLagMs, required));
+    }
+  }
+  return replicas;
 }
 
 /**

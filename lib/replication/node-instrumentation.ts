@@ -40,19 +40,26 @@ export function instrumentNode(node: ShardNode, hooks: InstrumentationHooks): vo
   const convert = driver.convertException.bind(driver);
   driver.convertException = (error) => (error instanceof ShardingError ? error : convert(error));
   const { health } = node;
-  // one async layer, no allocation on the way: every statement of the node passes here
-  connection.execute = async (query, params, method, ctx, loggerContext) => {
+  // Every statement of the node passes here: one derived promise per statement (no async function
+  // layer, which would add two), and no allocation on the success path but that promise.
+  const settled = (result: unknown) => {
+    health.inFlight--;
+    return result;
+  };
+  const settledThenRecord = (result: unknown) => {
+    health.inFlight--;
+    const pending = hooks.afterStatement!(node);
+    return pending ? pending.then(() => result) : result;
+  };
+  connection.execute = (query, params, method, ctx, loggerContext) => {
     if (health.status === 'down') {
       const other = ctx ? undefined : hooks.rerouteRead(node);
-      if (!other) throw unavailable(node);
+      if (!other) return Promise.reject(unavailable(node));
       return runElsewhere(other, [query, params, method, undefined, loggerContext]);
     }
     health.counters.queries++;
     health.inFlight++;
-    let result: unknown;
-    try {
-      result = await original(query, params, method, ctx, loggerContext);
-    } catch (error) {
+    const failed = (error: unknown) => {
       health.inFlight--;
       health.counters.errors++;
       if (!isConnectionFailure(error)) throw error;
@@ -60,13 +67,14 @@ export function instrumentNode(node: ShardNode, hooks: InstrumentationHooks): vo
       const other = ctx ? undefined : hooks.rerouteRead(node); // a read is retried once, on another eligible node
       if (!other) throw unavailable(node, error);
       return runElsewhere(other, [query, params, method, undefined, loggerContext]);
+    };
+    let pending: Promise<unknown>;
+    try {
+      pending = original(query, params, method, ctx, loggerContext);
+    } catch (error) {
+      pending = Promise.reject(error);
     }
-    health.inFlight--;
-    if (!ctx && hooks.afterStatement) {
-      const pending = hooks.afterStatement(node);
-      if (pending) await pending;
-    }
-    return result;
+    return pending.then(!ctx && hooks.afterStatement ? settledThenRecord : settled, failed);
   };
 }
 

@@ -37,14 +37,17 @@ export function resolveShard(
   shards: readonly string[],
 ): string | Promise<string> {
   const answer = strategy.shardFor(key, shards);
-  const check = (shard: unknown): string => {
-    if (typeof shard !== 'string' || !shards.includes(shard)) {
-      throw new ShardRoutingError(
-        `Shard strategy ${strategy.name} returned ${showKey(shard)} for key ${showKey(key)}, which is not a configured shard ` +
-          `(${shards.join(', ')}). Fix the strategy or add that shard to the "shards" option.`,
-      );
-    }
-    return shard;
-  };
-  return typeof answer === 'string' ? check(answer) : Promise.resolve(answer).then(check);
+  return typeof answer === 'string'
+    ? checkedShard(answer, strategy, key, shards)
+    : Promise.resolve(answer).then((shard) => checkedShard(shard, strategy, key, shards));
+}
+
+function checkedShard(shard: unknown, strategy: ShardStrategy, key: ShardKeyValue, shards: readonly string[]): string {
+  if (typeof shard !== 'string' || !shards.includes(shard)) {
+    throw new ShardRoutingError(
+      `Shard strategy ${strategy.name} returned ${showKey(shard)} for key ${showKey(key)}, which is not a configured shard ` +
+        `(${shards.join(', ')}). Fix the strategy or add that shard to the "shards" option.`,
+    );
+  }
+  return shard;
 }

@@ -29,7 +29,10 @@ export class NodeRegistry {
 
   private constructor(private readonly shardMap: ReadonlyMap<string, ShardNodes>) {
     this.shardNames = Object.freeze([...shardMap.keys()]);
-    for (const [name, nodes] of shardMap) this.acting.set(name, nodes);
+    // frozen: routing hands these lists to balancers (user code) without copying them
+    for (const [name, { primary, replicas }] of shardMap) {
+      this.acting.set(name, { primary, replicas: Object.freeze([...replicas]) });
+    }
   }
 
   /**
@@ -106,7 +109,10 @@ export class NodeRegistry {
     const others = [configured, ...replicas].filter((node) => node !== primary);
     primary.health.role = 'primary';
     for (const node of others) node.health.role = 'replica';
-    this.acting.set(shard, { primary, replicas: others.filter((node) => node.health.inRecovery !== false) });
+    this.acting.set(shard, {
+      primary,
+      replicas: Object.freeze(others.filter((node) => node.health.inRecovery !== false)),
+    });
   }
 
   /** Every node's state, role, lag and counters (no passwords): the data behind health endpoints. */
@@ -160,12 +166,15 @@ export class NodeRegistry {
   }
 }
 
+// the node's own EntityManager, whatever context another ORM or RequestContext has open (one options
+// object for every fork: this runs on every routed call)
+const OWN_FORK = { clear: true, disableContextResolution: true } as const;
+
 function createShardNode(spec: Omit<ShardNode, 'orm' | 'fork' | 'address'>, address: string, orm: MikroORM): ShardNode {
   return {
     ...spec,
     address,
     orm,
-    // the node's own EntityManager, whatever context another ORM or RequestContext has open
-    fork: () => orm.em.fork({ clear: true, disableContextResolution: true }),
+    fork: () => orm.em.fork(OWN_FORK),
   };
 }
