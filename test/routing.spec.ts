@@ -161,6 +161,16 @@ class AccountsService {
     return this.em.findOne(Account, id, { refresh: true });
   }
 
+  /** The fork id during the call, and the fork ids seen by work the call left running after it settled. */
+  @ShardBy('id')
+  @ReadReplica()
+  async leaveWorkBehind(id: string) {
+    void id;
+    const during = [this.em.id, this.em.id];
+    const after = new Promise<number[]>((resolve) => setTimeout(() => resolve([this.em.id, this.em.id]), 30));
+    return { during, after };
+  }
+
   @ShardBy('id')
   async inTransaction(id: string) {
     return this.em.transactional(async (em) => {
@@ -277,6 +287,21 @@ describe('routing on a real 2 shards × (primary + 2 replicas) topology', () => 
     expect(result.same).toBe(true);
     // two separate top-level calls get separate forks
     expect((await accounts.find('acct-nested')) === (await accounts.find('acct-nested'))).toBe(false);
+  });
+
+  it('a context lets go of its forks once the call that opened it settles; work left running gets a fresh one', async () => {
+    const { during, after } = await accounts.leaveWorkBehind('acct-release');
+    expect(during[0]).toBe(during[1]);
+    const [later, again] = await after;
+    expect(later).not.toBe(during[0]); // the call's fork is no longer held by its context
+    expect(again).toBe(later); // the late work still shares one fork
+    // a context opened by run() is released the same way
+    let runLater: Promise<number> | undefined;
+    const inRun = await sharding.run({ key: 'acct-release' }, (em) => {
+      runLater = new Promise((resolve) => setTimeout(() => resolve(em.id), 30));
+      return em.id;
+    });
+    expect(await runLater).not.toBe(inRun);
   });
 
   it('after a write in a context, replica reads of that shard go to the primary; other shards keep replicas', async () => {

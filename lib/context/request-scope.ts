@@ -41,6 +41,18 @@ export class RequestScope {
     } else (this.forks ??= new Map()).set(nodeId, em);
   }
 
+  /**
+   * Lets go of the forks once the call (or request) that opened the scope has settled. Timers and
+   * promises created during the call keep its context — and so this scope — for a while after (a pool's
+   * idle-connection timer for seconds): without this they would keep every fork, its identity map and
+   * entities alive with it. Work the call left running that uses `this.em` afterwards gets a new fork.
+   */
+  release(): void {
+    this.firstForkNode = undefined;
+    this.firstFork = undefined;
+    this.forks = undefined;
+  }
+
   /** The node this context reads the shard from, once chosen. */
   replica(shard: string): ShardNode | undefined {
     return this.firstReplicaShard === shard ? this.firstReplica : this.replicas?.get(shard);
@@ -121,7 +133,10 @@ export class RequestScope {
   }
 }
 
-/** The routed call being executed: what `ShardedEntityManager` acts on. */
+/**
+ * The routed call being executed: what `ShardedEntityManager` acts on — the scope's fork on `node`
+ * (made at the first use), or the transaction's EntityManager inside a transaction.
+ */
 export interface CallFrame {
   readonly scope: RequestScope;
   /** `UsersService.findOne`, for error messages. */
@@ -129,7 +144,10 @@ export interface CallFrame {
   /** Absent on the root frame opened by the interceptor. */
   readonly shard?: string;
   readonly node?: ShardNode;
-  readonly em?: EntityManager;
+  /** Inside `em.transactional()` on the shard's primary: that transaction's EntityManager. */
+  readonly transactionEm?: EntityManager;
   /** Inside `@ReadReplica()` / a read-only run: writes are refused. */
   readonly readOnly: boolean;
+  /** This call opened the scope: the scope is released when it settles. */
+  readonly opened?: boolean;
 }

@@ -32,7 +32,7 @@ export interface RouteSpec {
  * - inside a transaction on that shard: the transaction's EntityManager (its primary);
  * - replica reads: the primary once the scope wrote to the shard, else the enclosing call's node when
  *   it is on this shard (join), else a replica chosen by the balancer (the primary if there is none);
- * - the fork is the scope's fork on that node, so nested calls on one node share it.
+ * - `this.em` is the scope's fork on that node (made at its first use), so nested calls on one node share it.
  */
 export function resolveFrame(
   spec: RouteSpec,
@@ -60,21 +60,15 @@ function buildFrame(
 ): CallFrame | Promise<CallFrame> {
   lock(scope, shard, spec.caller);
   const readOnly = spec.target === 'replica';
+  const opened = parent === undefined;
   const { primary } = runtime.registry.current(shard);
-  const transaction = TransactionContext.getEntityManager(primary.orm.em.name) as EntityManager | undefined;
-  if (transaction) return { scope, caller: spec.caller, shard, node: primary, em: transaction, readOnly };
+  const transactionEm = TransactionContext.getEntityManager(primary.orm.em.name) as EntityManager | undefined;
+  if (transactionEm) return { scope, caller: spec.caller, shard, node: primary, transactionEm, readOnly, opened };
   const node = chooseNode(spec, runtime, scope, shard, parent);
   if (node instanceof Promise) {
-    return node.then((chosen) => ({
-      scope,
-      caller: spec.caller,
-      shard,
-      node: chosen,
-      em: runtime.forkFor(scope, chosen),
-      readOnly,
-    }));
+    return node.then((chosen) => ({ scope, caller: spec.caller, shard, node: chosen, readOnly, opened }));
   }
-  return { scope, caller: spec.caller, shard, node, em: runtime.forkFor(scope, node), readOnly };
+  return { scope, caller: spec.caller, shard, node, readOnly, opened };
 }
 
 function chooseShard(

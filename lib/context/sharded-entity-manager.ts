@@ -68,8 +68,8 @@ export class ShardedEntityManager {
   /** The current call's shard and node, or undefined outside a routed call. */
   currentRoute(): CurrentRoute | undefined {
     const frame = currentFrame();
-    if (!frame?.em || !frame.node || !frame.shard) return undefined;
-    const em = activeEm(frame.em);
+    if (!frame?.node || !frame.shard) return undefined;
+    const em = activeEm(frame.scope.runtime.emFor(frame)!);
     return {
       shard: frame.shard,
       node: frame.node.id,
@@ -87,12 +87,13 @@ function activeEm(em: EntityManager): EntityManager {
 function forwardToCurrentFork(target: ShardedEntityManager, prop: string | symbol, receiver: unknown): unknown {
   if (typeof prop === 'symbol' || prop === 'currentRoute') return Reflect.get(target, prop, receiver);
   const frame = currentFrame();
-  if (!frame?.em) {
+  const frameEm = frame?.scope.runtime.emFor(frame);
+  if (!frameEm) {
     if (EM_MEMBERS.has(prop)) throw NoShardContextError.forMember(prop);
     return Reflect.get(target, prop, receiver); // e.g. Nest probing for lifecycle hooks, or `then`
   }
-  if (frame.readOnly && REFUSED_WHEN_READ_ONLY.has(prop)) return refuse(frame, prop);
-  const em = activeEm(frame.em);
+  if (frame!.readOnly && REFUSED_WHEN_READ_ONLY.has(prop)) return refuse(frame!, prop);
+  const em = activeEm(frameEm);
   const value = (em as unknown as Record<string, unknown>)[prop];
   return typeof value === 'function' ? value.bind(em) : value;
 }

@@ -12,7 +12,7 @@ import type { ShardNode } from '../topology/shard-node.js';
 import { decodeConsistencyToken } from './consistency-token.js';
 import { currentFrame, outsideContext } from './context-store.js';
 import { rerouteRead } from './read-node.js';
-import { RequestScope } from './request-scope.js';
+import { RequestScope, type CallFrame } from './request-scope.js';
 
 /** Settings the runtime routes with (from the module options, defaults applied). */
 export interface RuntimeSettings {
@@ -113,7 +113,16 @@ export class ShardingRuntime {
     );
   }
 
-  /** The scope's fork on a node: made once, then joined by every call on that node. */
+  /**
+   * What a frame's `this.em` acts on: the transaction's EntityManager inside a transaction, else the
+   * scope's fork on the frame's node; undefined on a root frame (no node chosen yet).
+   */
+  emFor(frame: CallFrame): EntityManager | undefined {
+    if (frame.transactionEm) return frame.transactionEm;
+    return frame.node ? this.forkFor(frame.scope, frame.node) : undefined;
+  }
+
+  /** The scope's fork on a node: made at the first use, then joined by every call on that node. */
   forkFor(scope: RequestScope, node: ShardNode): EntityManager {
     let em = scope.fork(node.id);
     if (!em) {

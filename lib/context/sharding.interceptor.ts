@@ -1,5 +1,5 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import { catchError, map, throwError, type Observable } from 'rxjs';
+import { catchError, finalize, map, throwError, type Observable } from 'rxjs';
 import { encodeConsistencyToken } from './consistency-token.js';
 import { currentFrame, runInFrame } from './context-store.js';
 import type { RequestScope } from './request-scope.js';
@@ -31,7 +31,8 @@ export class ShardingInterceptor implements NestInterceptor {
     const caller = `${context.getClass().name}.${context.getHandler().name}`;
     if (context.getType() !== 'http' || !this.runtime.settings.readYourWrites) {
       // Nest binds next.handle()'s deferred handler to the async context it is called in.
-      return runInFrame({ scope: this.runtime.newScope(), caller, readOnly: false }, () => next.handle());
+      const scope = this.runtime.newScope();
+      return runInFrame({ scope, caller, readOnly: false }, () => next.handle()).pipe(finalize(() => scope.release()));
     }
     const http = context.switchToHttp();
     const header = this.runtime.settings.consistencyHeader;
@@ -50,6 +51,7 @@ export class ShardingInterceptor implements NestInterceptor {
         sendToken(reply, header, scope);
         return throwError(() => error);
       }),
+      finalize(() => scope.release()),
     );
   }
 }

@@ -106,7 +106,12 @@ export class ShardingService {
       this[SHARDING_RUNTIME],
     );
     // fn gets the guarded EntityManager, the same `this.em` gives in a routed method
-    return runInFrame(frame, () => fn(this.em));
+    if (!frame.opened) return runInFrame(frame, () => fn(this.em));
+    try {
+      return await runInFrame(frame, () => fn(this.em));
+    } finally {
+      frame.scope.release();
+    }
   }
 
   /**
@@ -125,7 +130,11 @@ export class ShardingService {
       options.consistencyToken,
       'ShardingService.withContext/run (consistencyToken option)',
     );
-    return runInFrame({ scope, caller: 'ShardingService.withContext', readOnly: false }, async () => fn());
+    try {
+      return await runInFrame({ scope, caller: 'ShardingService.withContext', readOnly: false }, async () => fn());
+    } finally {
+      scope.release();
+    }
   }
 
   /**
