@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { replicasBench } from './replicas.bench.js';
 import { crossShardBench } from './cross-shard.bench.js';
-import { routingBench } from './routing.bench.js';
+import { routingBench, routingCallsRun } from './routing.bench.js';
 import { startupBench } from './startup.bench.js';
 
 /**
@@ -37,7 +37,9 @@ async function inChild(flags: string[], suite: string): Promise<string> {
 const args = process.argv.slice(2);
 if (args[0] === '--child') {
   const flags = process.execArgv.filter((f) => f.startsWith('--experimental'));
-  process.stdout.write((await routingBenchLabelled(args[1], flags)) + '\n');
+  // routing-calls: one measurement process of the routing suite (JSON on stdout)
+  const output = args[1] === 'routing-calls' ? await routingCallsRun() : await routingBenchLabelled(args[1], flags);
+  process.stdout.write(output + '\n');
 } else {
   await runAll(args);
 }

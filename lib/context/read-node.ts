@@ -1,6 +1,7 @@
 import { ShardUnavailableError } from '../errors/shard-unavailable.error.js';
 import { executeOnNode } from '../replication/node-instrumentation.js';
 import { parseLsn } from '../topology/lsn.js';
+import type { ShardNodes } from '../topology/node-registry.js';
 import type { ShardNode } from '../topology/shard-node.js';
 import { noAnswerWithin, withTimeout } from '../topology/with-timeout.js';
 import type { RequestScope } from './request-scope.js';
@@ -33,8 +34,8 @@ export function chooseReadNode(
   runtime: ShardingRuntime,
   scope: RequestScope,
   shard: string,
+  { primary, replicas }: ShardNodes = runtime.registry.current(shard),
 ): ShardNode | Promise<ShardNode> {
-  const { primary, replicas } = runtime.registry.current(shard);
   if (!replicas.length) return usablePrimary(shard, primary, false);
   const { readYourWrites, maxLagMs } = runtime.settings;
   if (readYourWrites ? scope.hasUnrecordedWrite(shard) : scope.wasWritten(shard)) {

@@ -151,3 +151,24 @@ export interface CallFrame {
   /** This call opened the scope: the scope is released when it settles. */
   readonly opened?: boolean;
 }
+
+/**
+ * Builds a frame. Every frame has the same fields in the same order, so frames share one hidden class
+ * and the lookups on each `this.em` access stay monomorphic.
+ */
+export function callFrame(
+  scope: RequestScope,
+  caller: string,
+  readOnly: boolean,
+  route: { shard?: string; node?: ShardNode; transactionEm?: EntityManager; opened?: boolean } = {},
+): CallFrame {
+  return {
+    scope,
+    caller,
+    shard: route.shard,
+    node: route.node,
+    transactionEm: route.transactionEm,
+    readOnly,
+    opened: route.opened ?? false,
+  };
+}

@@ -5,10 +5,11 @@ import { ShardKeyMissingError } from '../errors/shard-key-missing.error.js';
 import { ShardLockError } from '../errors/shard-lock.error.js';
 import { ShardRoutingError } from '../errors/shard-routing.error.js';
 import { canonicalKey, showKey, type ShardKeyValue } from '../routing/shard-key.js';
+import type { ShardNodes } from '../topology/node-registry.js';
 import type { ShardNode } from '../topology/shard-node.js';
 import { currentFrame } from './context-store.js';
 import { chooseReadNode, isEligible } from './read-node.js';
-import type { CallFrame, RequestScope } from './request-scope.js';
+import { callFrame, type CallFrame, type RequestScope } from './request-scope.js';
 import { ShardingRuntime } from './sharding-runtime.js';
 
 /** Where a routed call wants to run. */
@@ -61,14 +62,15 @@ function buildFrame(
   lock(scope, shard, spec.caller);
   const readOnly = spec.target === 'replica';
   const opened = parent === undefined;
-  const { primary } = runtime.registry.current(shard);
+  const nodes = runtime.registry.current(shard);
+  const { primary } = nodes;
   const transactionEm = TransactionContext.getEntityManager(primary.orm.em.name) as EntityManager | undefined;
-  if (transactionEm) return { scope, caller: spec.caller, shard, node: primary, transactionEm, readOnly, opened };
-  const node = chooseNode(spec, runtime, scope, shard, parent);
+  if (transactionEm) return callFrame(scope, spec.caller, readOnly, { shard, node: primary, transactionEm, opened });
+  const node = chooseNode(spec, runtime, scope, shard, nodes, parent);
   if (node instanceof Promise) {
-    return node.then((chosen) => ({ scope, caller: spec.caller, shard, node: chosen, readOnly, opened }));
+    return node.then((chosen) => callFrame(scope, spec.caller, readOnly, { shard, node: chosen, opened }));
   }
-  return { scope, caller: spec.caller, shard, node, readOnly, opened };
+  return callFrame(scope, spec.caller, readOnly, { shard, node, opened });
 }
 
 function chooseShard(
@@ -110,12 +112,13 @@ function chooseNode(
   runtime: ShardingRuntime,
   scope: RequestScope,
   shard: string,
+  nodes: ShardNodes,
   parent: CallFrame | undefined,
 ): ShardNode | Promise<ShardNode> {
   if (spec.target === 'primary') return runtime.primaryFor(shard, spec.caller);
   // join the enclosing call's node while it may still serve the read
   if (parent?.shard === shard && parent.node && canJoin(runtime, scope, parent.node)) return parent.node;
-  return chooseReadNode(runtime, scope, shard);
+  return chooseReadNode(runtime, scope, shard, nodes);
 }
 
 /** The enclosing call's node serves a nested read if it is the acting primary, or an eligible replica. */

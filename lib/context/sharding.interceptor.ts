@@ -2,7 +2,7 @@ import { Injectable, type CallHandler, type ExecutionContext, type NestIntercept
 import { catchError, finalize, map, throwError, type Observable } from 'rxjs';
 import { encodeConsistencyToken } from './consistency-token.js';
 import { currentFrame, runInFrame } from './context-store.js';
-import type { RequestScope } from './request-scope.js';
+import { callFrame, type RequestScope } from './request-scope.js';
 import { ShardingRuntime } from './sharding-runtime.js';
 
 type HeaderBag = Record<string, string | string[] | undefined>;
@@ -32,14 +32,14 @@ export class ShardingInterceptor implements NestInterceptor {
     if (context.getType() !== 'http' || !this.runtime.settings.readYourWrites) {
       // Nest binds next.handle()'s deferred handler to the async context it is called in.
       const scope = this.runtime.newScope();
-      return runInFrame({ scope, caller, readOnly: false }, () => next.handle()).pipe(finalize(() => scope.release()));
+      return runInFrame(callFrame(scope, caller, false), () => next.handle()).pipe(finalize(() => scope.release()));
     }
     const http = context.switchToHttp();
     const header = this.runtime.settings.consistencyHeader;
     const incoming = (http.getRequest<{ headers?: HeaderBag }>().headers ?? {})[header];
     const token = Array.isArray(incoming) ? incoming.at(-1) : incoming;
     const scope = this.runtime.newScope(undefined, token, `${caller} (request header ${header})`);
-    const frame = { scope, caller, readOnly: false };
+    const frame = callFrame(scope, caller, false);
     const reply = http.getResponse<Reply>();
     return runInFrame(frame, () => next.handle()).pipe(
       map((value) => {

@@ -4,6 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { canonicalKey, showKey, type ShardKeyValue } from '../routing/shard-key.js';
 import { encodeConsistencyToken } from './consistency-token.js';
 import { currentFrame, runInFrame } from './context-store.js';
+import { callFrame } from './request-scope.js';
 import { resolveFrame } from './route-resolver.js';
 import { ShardedEntityManager, SHARDING_RUNTIME } from './sharded-entity-manager.js';
 import { ShardKeyMissingError } from '../errors/shard-key-missing.error.js';
@@ -131,7 +132,7 @@ export class ShardingService {
       'ShardingService.withContext/run (consistencyToken option)',
     );
     try {
-      return await runInFrame({ scope, caller: 'ShardingService.withContext', readOnly: false }, async () => fn());
+      return await runInFrame(callFrame(scope, 'ShardingService.withContext', false), async () => fn());
     } finally {
       scope.release();
     }

@@ -30,9 +30,6 @@ export function hashStrategy(options: HashStrategyOptions = {}): HashStrategy {
   if (!Number.isInteger(buckets) || buckets < 1) {
     throw new ShardRoutingError(`hashStrategy: buckets must be a positive integer (got ${buckets}).`);
   }
-  // default maps per shard list (one strategy may serve several modules), found by list identity first
-  const maps = new Map<string, readonly string[]>();
-  const byList = new WeakMap<readonly string[], readonly string[]>();
   const bucketOf = (key: ShardKeyValue) => {
     const text = canonicalKey(key);
     if (text === undefined)
@@ -62,16 +59,9 @@ export function hashStrategy(options: HashStrategyOptions = {}): HashStrategy {
       }
     },
     shardFor(key, shards) {
-      let map = options.bucketMap ?? byList.get(shards);
-      if (!map) {
-        const name = shards.join('\0');
-        map =
-          maps.get(name) ??
-          Array.from({ length: buckets }, (_, b) => shards[Math.floor((b * shards.length) / buckets)]);
-        maps.set(name, map);
-        byList.set(shards, map);
-      }
-      return map[bucketOf(key)];
+      const bucket = bucketOf(key);
+      // the default map splits the buckets into contiguous, equal runs in shard order: computed, not looked up
+      return options.bucketMap ? options.bucketMap[bucket] : shards[Math.floor((bucket * shards.length) / buckets)];
     },
   };
 }

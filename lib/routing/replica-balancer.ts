@@ -13,11 +13,13 @@ export const BALANCER_NAMES: readonly BalancerName[] = ['round-robin', 'random',
 
 /** Each shard's replicas in turn. */
 export function roundRobinBalancer(): ReplicaBalancer {
-  const turns = new Map<string, number>();
+  const turns = new Map<string, { next: number }>();
   return (replicas, shard) => {
-    const turn = turns.get(shard) ?? 0;
-    turns.set(shard, turn + 1 >= 1_000_000_000 ? 0 : turn + 1);
-    return replicas[turn % replicas.length];
+    let turn = turns.get(shard);
+    if (!turn) turns.set(shard, (turn = { next: 0 }));
+    const current = turn.next;
+    turn.next = current + 1 >= 1_000_000_000 ? 0 : current + 1;
+    return replicas[current % replicas.length];
   };
 }
 
