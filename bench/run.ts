@@ -65,7 +65,7 @@ async function runAll(only: string[]): Promise<void> {
     `Command: \`npm run bench${only.length ? ` -- ${only.join(' ')}` : ''}\``,
     '',
   ].join('\n');
-  const report = header + sections.join('\n');
+  const report = header + '\n' + sections.join('\n');
   console.log(report);
   const title = '# Benchmarks\n\nNewest run first. Produced by `npm run bench` (bench/run.ts).\n\n';
   const previous = await readFile('BENCHMARKS.md', 'utf8').then(
