@@ -79,16 +79,12 @@ function wrap(original: Method, prototype: object, propertyKey: string | symbol,
   const name = original.name;
   // built once per method (after every decorator ran, at the first call): no allocation per call
   let spec: RouteSpec | undefined;
-  // services are singletons: the last instance's runtime saves a WeakMap lookup per call
-  let lastHost: unknown;
-  let lastRuntime: ShardingRuntime | undefined;
   const wrapper = {
     // Not `async`: when the strategy is synchronous the frame is resolved without an extra promise.
     [name](this: unknown, ...args: unknown[]): Promise<unknown> {
       try {
         spec ??= { caller, key: state.key?.extract, keyLabel: state.key?.label, target: state.target ?? 'primary' };
-        if (this !== lastHost) [lastHost, lastRuntime] = [this, hostRuntime(this)];
-        const frame = resolveFrame(spec, args, lastRuntime);
+        const frame = resolveFrame(spec, args, hostRuntime(this));
         if (frame instanceof Promise) return frame.then((f) => runRouted(f, original, this, args));
         return runRouted(frame, original, this, args);
       } catch (error) {
