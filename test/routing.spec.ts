@@ -509,6 +509,41 @@ describe('routing decorators refuse impossible uses when the class is defined', 
     ).toThrow(/D.m is synchronous \(declared to return String\).*Make it async/);
   });
 
+  it('a @ShardKey() parameter on a method without a routing decorator stops the application at start', async () => {
+    @Injectable()
+    class Unrouted {
+      async find(@ShardKey() id: string) {
+        return id;
+      }
+    }
+    @Injectable()
+    class Routed extends Unrouted {
+      @ReadReplica()
+      async other(@ShardKey() id: string) {
+        return id;
+      }
+    }
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        ShardingModule.forRoot({
+          shards: { s0: { primary: { clientUrl: 'postgresql://app@127.0.0.1:1/app' } } },
+          mikroOrm: { entities: [Account] },
+        }),
+      ],
+      providers: [Routed],
+    }).compile();
+    try {
+      const started = moduleRef.init();
+      await expect(started).rejects.toThrow(InvalidRouteError);
+      await expect(started).rejects.toThrow(
+        'Unrouted.find: @ShardKey() marks a parameter, but the method has no routing decorator, so the call would run unrouted. ' +
+          'Add @ShardBy(), @ReadReplica() or @UsePrimary() to the method.',
+      );
+    } finally {
+      await moduleRef.close();
+    }
+  });
+
   it('an unknown shard name from a custom strategy is an error, not a write to nowhere', async () => {
     const topology = await startEmbeddedTopology({ shards: 2, replicasPerShard: 0 });
     const moduleRef = await Test.createTestingModule({

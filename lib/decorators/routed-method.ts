@@ -64,6 +64,26 @@ export function applyRoute(
   return descriptor;
 }
 
+/**
+ * Methods of a class (and its base classes) with a `@ShardKey()` parameter but no routing method
+ * decorator: the mark alone routes nothing, so the module refuses to start with them.
+ */
+export function unroutedShardKeyMethods(target: abstract new (...args: never[]) => unknown): string[] {
+  const found: string[] = [];
+  for (
+    let proto = target.prototype as Prototype | null;
+    proto && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    if (!Object.hasOwn(proto, SHARD_KEY_PARAMS)) continue;
+    for (const method of proto[SHARD_KEY_PARAMS]!.keys()) {
+      const value = Object.getOwnPropertyDescriptor(proto, method)?.value as Method | undefined;
+      if (!value?.[ROUTE]) found.push(`${proto.constructor.name}.${String(method)}`);
+    }
+  }
+  return found;
+}
+
 /** Records a target (primary or replica) once; a second, different one is a contradiction. */
 export function setTarget(state: RouteState, target: 'primary' | 'replica', decorator: string): void {
   if (state.targetBy && state.targetBy !== decorator) {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { ShardedEntityManager } from '../context/sharded-entity-manager.js';
 import { ShardingRuntime } from '../context/sharding-runtime.js';
 import { ShardingInterceptor } from '../context/sharding.interceptor.js';
@@ -15,6 +16,7 @@ import { ShardingSchema } from '../schema/sharding-schema.js';
 import { NodeRegistry } from '../topology/node-registry.js';
 import { validateShardingOptions } from './options-validator.js';
 import type { ShardingModuleOptions } from './sharding-options.interface.js';
+import { RouteCheck } from './route-check.js';
 import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.module-definition.js';
 
 /**
@@ -28,7 +30,9 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
  * ShardingModule.forRootAsync({ inject: [ConfigService], useFactory: (config) => ({ ... }) })
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
+    RouteCheck,
     {
       provide: NodeRegistry,
       inject: [SHARDING_MODULE_OPTIONS],
