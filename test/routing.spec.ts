@@ -171,6 +171,35 @@ class AccountsService {
     return { during, after };
   }
 
+  /** A transaction on a's shard → a transaction on b's shard → back to a's shard, which writes. */
+  @ShardBy('a')
+  async acrossTransactions(a: string, b: string, fail: boolean) {
+    return this.em.transactional(async () => {
+      const [outer] = await this.em.execute<{ tx: string }[]>('select txid_current()::text as tx');
+      const inner = await this.otherShardThenBack(b, a);
+      if (fail) throw new Error('roll back');
+      return { outer: outer.tx, ...inner };
+    });
+  }
+
+  @ShardBy('b')
+  async otherShardThenBack(b: string, a: string) {
+    void b;
+    return this.em.transactional(async () => {
+      const [middle] = await this.em.execute<{ tx: string }[]>('select txid_current()::text as tx');
+      return { middle: middle.tx, back: await this.writeAndTell(a) };
+    });
+  }
+
+  @ShardBy('id')
+  async writeAndTell(id: string) {
+    await this.em.insert(Account, { id, name: 'written innermost' });
+    const [row] = await this.em.execute<{ tx: string | null; port: number }[]>(
+      'select txid_current_if_assigned()::text as tx, inet_server_port() as port',
+    );
+    return row;
+  }
+
   @ShardBy('id')
   async inTransaction(id: string) {
     return this.em.transactional(async (em) => {
@@ -349,6 +378,20 @@ describe('routing on a real 2 shards × (primary + 2 replicas) topology', () => 
     const result = await accounts.inTransaction('acct-tx');
     expect(result.nested.recovery).toBe(false);
     expect(result.nested.tx).toBe(result.outer);
+  });
+
+  it('a call back into a shard from inside another shard’s transaction joins the first shard’s transaction', async () => {
+    const a = ['tx-a-0', 'tx-a-1', 'tx-a-2', 'tx-a-3'].find((k) => expectedShard(k) === 's0')!;
+    const b = ['tx-b-0', 'tx-b-1', 'tx-b-2', 'tx-b-3'].find((k) => expectedShard(k) === 's1')!;
+    const done = await accounts.acrossTransactions(a, b, false);
+    expect(done.back.tx).toBe(done.outer); // the innermost write ran in a's transaction ...
+    expect(await node(Promise.resolve(done.back))).toBe('s0/primary');
+    expect(await sharding.run({ key: a }, (em) => em.count(Account, { id: a }))).toBe(1);
+    // ... so it is rolled back with it
+    const again = `${a}-rolled-back`;
+    const key = ['0', '1', '2', '3', '4', '5'].map((n) => `${again}-${n}`).find((k) => expectedShard(k) === 's0')!;
+    await expect(accounts.acrossTransactions(key, b, true)).rejects.toThrow('roll back');
+    expect(await sharding.run({ key }, (em) => em.count(Account, { id: key }))).toBe(0);
   });
 
   it('writes inside @ReadReplica are refused before reaching a server', async () => {

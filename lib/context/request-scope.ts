@@ -146,6 +146,12 @@ export interface CallFrame {
   readonly node?: ShardNode;
   /** Inside `em.transactional()` on the shard's primary: that transaction's EntityManager. */
   readonly transactionEm?: EntityManager;
+  /**
+   * Transactions open around this call, by MikroORM context name. MikroORM's own context holds only the
+   * innermost one, so a call back into shard A from inside shard B's transaction, itself inside A's,
+   * finds A's here.
+   */
+  readonly transactions?: ReadonlyMap<string, EntityManager>;
   /** Inside `@ReadReplica()` / a read-only run: writes are refused. */
   readonly readOnly: boolean;
   /** This call opened the scope: the scope is released when it settles. */
@@ -160,7 +166,13 @@ export function callFrame(
   scope: RequestScope,
   caller: string,
   readOnly: boolean,
-  route: { shard?: string; node?: ShardNode; transactionEm?: EntityManager; opened?: boolean } = {},
+  route: {
+    shard?: string;
+    node?: ShardNode;
+    transactionEm?: EntityManager;
+    transactions?: ReadonlyMap<string, EntityManager>;
+    opened?: boolean;
+  } = {},
 ): CallFrame {
   return {
     scope,
@@ -168,6 +180,7 @@ export function callFrame(
     shard: route.shard,
     node: route.node,
     transactionEm: route.transactionEm,
+    transactions: route.transactions,
     readOnly,
     opened: route.opened ?? false,
   };

@@ -64,13 +64,31 @@ function buildFrame(
   const opened = parent === undefined;
   const nodes = runtime.registry.current(shard);
   const { primary } = nodes;
-  const transactionEm = TransactionContext.getEntityManager(primary.orm.em.name) as EntityManager | undefined;
-  if (transactionEm) return callFrame(scope, spec.caller, readOnly, { shard, node: primary, transactionEm, opened });
+  const transactions = openTransactions(parent?.transactions);
+  const transactionEm = transactions?.get(primary.orm.em.name);
+  if (transactionEm) {
+    return callFrame(scope, spec.caller, readOnly, { shard, node: primary, transactionEm, transactions, opened });
+  }
   const node = chooseNode(spec, runtime, scope, shard, nodes, parent);
   if (node instanceof Promise) {
-    return node.then((chosen) => callFrame(scope, spec.caller, readOnly, { shard, node: chosen, opened }));
+    return node.then((chosen) =>
+      callFrame(scope, spec.caller, readOnly, { shard, node: chosen, transactions, opened }),
+    );
   }
-  return callFrame(scope, spec.caller, readOnly, { shard, node, opened });
+  return callFrame(scope, spec.caller, readOnly, { shard, node, transactions, opened });
+}
+
+/**
+ * The transactions open around a call: the enclosing call's, plus MikroORM's current one (the innermost:
+ * entering shard B's transaction hides shard A's from MikroORM, not from these). Allocates only when a
+ * transaction is new to the chain.
+ */
+function openTransactions(
+  enclosing: ReadonlyMap<string, EntityManager> | undefined,
+): ReadonlyMap<string, EntityManager> | undefined {
+  const current = TransactionContext.currentTransactionContext()?.em as EntityManager | undefined;
+  if (!current || enclosing?.get(current.name) === current) return enclosing;
+  return new Map(enclosing).set(current.name, current);
 }
 
 function chooseShard(
