@@ -13,6 +13,33 @@ export function runInFrame<T>(frame: CallFrame, fn: () => T): T {
   return storage.run(frame, fn);
 }
 
+/**
+ * Runs `fn` in the frame; when the frame opened its scope (a top-level routed call, `run()`,
+ * `withContext()`), the scope lets go of its forks once `fn` has settled, thrown or not. No extra promise
+ * for a call that joined an open scope.
+ */
+export function runInFrameAndRelease<T>(frame: CallFrame, fn: () => T | Promise<T>): Promise<T> {
+  if (!frame.opened) return Promise.resolve(storage.run(frame, fn));
+  const { scope } = frame;
+  let result: Promise<T>;
+  try {
+    result = Promise.resolve(storage.run(frame, fn));
+  } catch (error) {
+    scope.release();
+    throw error;
+  }
+  return result.then(
+    (value) => {
+      scope.release();
+      return value;
+    },
+    (error: unknown) => {
+      scope.release();
+      throw error;
+    },
+  );
+}
+
 /** Runs `fn` outside any routing context (e.g. a directory lookup must not join the caller's fork). */
 export function outsideContext<T>(fn: () => T): T {
   return storage.exit(fn);

@@ -3,7 +3,7 @@ import type { CrossShardQuery } from '../cross-shard/cross-shard-query.service.j
 import { Injectable } from '@nestjs/common';
 import { canonicalKey, showKey, type ShardKeyValue } from '../routing/shard-key.js';
 import { encodeConsistencyToken } from './consistency-token.js';
-import { currentFrame, runInFrame } from './context-store.js';
+import { currentFrame, runInFrameAndRelease } from './context-store.js';
 import { callFrame } from './request-scope.js';
 import { resolveFrame } from './route-resolver.js';
 import { ShardedEntityManager, SHARDING_RUNTIME } from './sharded-entity-manager.js';
@@ -107,12 +107,7 @@ export class ShardingService {
       this[SHARDING_RUNTIME],
     );
     // fn gets the guarded EntityManager, the same `this.em` gives in a routed method
-    if (!frame.opened) return runInFrame(frame, () => fn(this.em));
-    try {
-      return await runInFrame(frame, () => fn(this.em));
-    } finally {
-      frame.scope.release();
-    }
+    return runInFrameAndRelease(frame, () => fn(this.em));
   }
 
   /**
@@ -131,11 +126,7 @@ export class ShardingService {
       options.consistencyToken,
       'ShardingService.withContext/run (consistencyToken option)',
     );
-    try {
-      return await runInFrame(callFrame(scope, 'ShardingService.withContext', false), async () => fn());
-    } finally {
-      scope.release();
-    }
+    return runInFrameAndRelease(callFrame(scope, 'ShardingService.withContext', false, { opened: true }), fn);
   }
 
   /**

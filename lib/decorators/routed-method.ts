@@ -1,5 +1,4 @@
-import { runInFrame } from '../context/context-store.js';
-import type { CallFrame } from '../context/request-scope.js';
+import { runInFrameAndRelease } from '../context/context-store.js';
 import { resolveFrame, type RouteSpec } from '../context/route-resolver.js';
 import { SHARDING_RUNTIME } from '../context/sharded-entity-manager.js';
 import type { ShardingRuntime } from '../context/sharding-runtime.js';
@@ -105,8 +104,9 @@ function wrap(original: Method, prototype: object, propertyKey: string | symbol,
       try {
         spec ??= { caller, key: state.key?.extract, keyLabel: state.key?.label, target: state.target ?? 'primary' };
         const frame = resolveFrame(spec, args, hostRuntime(this));
-        if (frame instanceof Promise) return frame.then((f) => runRouted(f, original, this, args));
-        return runRouted(frame, original, this, args);
+        const run = () => original.apply(this, args) as Promise<unknown>;
+        if (frame instanceof Promise) return frame.then((f) => runInFrameAndRelease(f, run));
+        return runInFrameAndRelease(frame, run);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -117,23 +117,6 @@ function wrap(original: Method, prototype: object, propertyKey: string | symbol,
   }
   Object.defineProperty(wrapper, ROUTE, { value: state });
   return wrapper;
-}
-
-/** Runs the method in its frame; a call that opened its scope releases it once settled. */
-function runRouted(frame: CallFrame, original: Method, self: unknown, args: unknown[]): Promise<unknown> {
-  const result = Promise.resolve(runInFrame(frame, () => original.apply(self, args)));
-  if (!frame.opened) return result;
-  const { scope } = frame;
-  return result.then(
-    (value) => {
-      scope.release();
-      return value;
-    },
-    (error: unknown) => {
-      scope.release();
-      throw error;
-    },
-  );
 }
 
 function rejectSync(original: Method, prototype: object, propertyKey: string | symbol, caller: string): void {
