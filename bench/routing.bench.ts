@@ -12,11 +12,8 @@ import {
 import { APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import type { Observable } from 'rxjs';
 import { defineEntity, MikroORM, p } from '@mikro-orm/postgresql';
-import { execFile } from 'node:child_process';
 import http from 'node:http';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import {
   NodeRegistry,
@@ -29,6 +26,7 @@ import {
   waitForReplicas,
 } from '../lib/index.js';
 import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
+import { runSuiteInChild } from './child-suite.js';
 import { mean, median } from './stats.js';
 
 const BenchAccountSchema = defineEntity({
@@ -214,7 +212,8 @@ export async function routingCallsRun(): Promise<string> {
 export async function routingBench(label = ''): Promise<string> {
   const loadBefore = loadavg()[0];
   const runs: CallsRun[] = [];
-  for (let i = 0; i < RUNS; i++) runs.push(JSON.parse(await inChildProcess('routing-calls')) as CallsRun);
+  for (let i = 0; i < RUNS; i++)
+    runs.push(JSON.parse((await runSuiteInChild('routing-calls')).trim().split('\n').at(-1)!) as CallsRun);
   const loadAfter = loadavg()[0];
   const names = Object.keys(runs[0]);
   const across = (name: string, of: 'wall' | 'cpu') => median(runs.map((run) => run[name][of]));
@@ -260,16 +259,6 @@ export async function routingBench(label = ''): Promise<string> {
     `| without ours, with a no-op interceptor (Nest's interceptor pipeline alone) | ${http.noop.toFixed(0)} | ${(http.noop / http.with).toFixed(3)} |`,
     '',
   ].join('\n');
-}
-
-/** Runs one suite of bench/run.ts in a fresh Node process with this process's --experimental flags. */
-async function inChildProcess(suite: string): Promise<string> {
-  const flags = process.execArgv.filter((flag) => flag.startsWith('--experimental'));
-  const script = fileURLToPath(new URL('./run.js', import.meta.url));
-  const { stdout } = await promisify(execFile)(process.execPath, [...flags, script, '--child', suite], {
-    maxBuffer: 10 * 2 ** 20,
-  });
-  return stdout.trim().split('\n').at(-1)!;
 }
 
 /** A small seeded PRNG (mulberry32): the same order sequence on every run. */

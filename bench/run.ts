@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { experimentalFlags, runSuiteInChild } from './child-suite.js';
 import { replicasBench } from './replicas.bench.js';
 import { crossShardBench } from './cross-shard.bench.js';
 import { routingBench, routingCallsRun } from './routing.bench.js';
@@ -18,25 +16,14 @@ const suites: Record<string, () => Promise<string>> = {
   startup: startupBench,
   routing: () => routingBench(),
   // Node 22 implements AsyncLocalStorage with async_hooks unless this flag is given (Node 24: by default)
-  'routing-acf': () => inChild([ACF], 'routing'),
+  'routing-acf': () => runSuiteInChild('routing', [ACF]),
   replicas: replicasBench,
   'cross-shard': () => crossShardBench(Number(process.env.CROSS_SHARD_BENCH_ROWS ?? 1_000_000)),
 };
 
-async function inChild(flags: string[], suite: string): Promise<string> {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [...flags, fileURLToPath(import.meta.url), '--child', suite],
-    {
-      maxBuffer: 10 * 2 ** 20,
-    },
-  );
-  return stdout;
-}
-
 const args = process.argv.slice(2);
 if (args[0] === '--child') {
-  const flags = process.execArgv.filter((f) => f.startsWith('--experimental'));
+  const flags = experimentalFlags();
   // routing-calls: one measurement process of the routing suite (JSON on stdout)
   const output = args[1] === 'routing-calls' ? await routingCallsRun() : await routingBenchLabelled(args[1], flags);
   process.stdout.write(output + '\n');
