@@ -49,6 +49,7 @@ export class ShardingRuntime {
       instrumentNode(node, {
         rerouteRead: (failed) => rerouteRead(this, currentFrame()?.scope, failed),
         afterStatement: settings.readYourWrites ? (on) => this.afterStatement(on) : undefined,
+        probeTimeoutMs: settings.checkTimeoutMs,
       });
     }
   }

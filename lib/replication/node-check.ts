@@ -1,7 +1,5 @@
 import { parseLsn } from '../topology/lsn.js';
 import type { ShardNode } from '../topology/shard-node.js';
-import { noAnswerWithin, withTimeout } from '../topology/with-timeout.js';
-import { executeOnNode } from './node-instrumentation.js';
 
 /** What one health check saw. */
 export interface NodeObservation {
@@ -23,13 +21,12 @@ const CHECK_SQL = `select pg_is_in_recovery() as recovery,
        when pg_last_wal_receive_lsn() is not null and pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() then 0
        else extract(epoch from (clock_timestamp() - pg_last_xact_replay_timestamp())) * 1000 end as lag_ms`;
 
-/** Asks a node what it is and how far it has got, bounded by `timeoutMs`. */
+/** Asks a node what it is and how far it has got, on its control connection, bounded by `timeoutMs`. */
 export async function checkNode(node: ShardNode, timeoutMs: number): Promise<NodeObservation> {
-  const query = executeOnNode<{ recovery: boolean; lsn: string | null; lag_ms: string | number | null }[]>(
-    node,
+  const [row] = await node.control.query<{ recovery: boolean; lsn: string | null; lag_ms: string | number | null }>(
     CHECK_SQL,
+    timeoutMs,
   );
-  const [row] = await withTimeout(query, timeoutMs, noAnswerWithin(timeoutMs));
   const lag = row.lag_ms === null ? undefined : Math.max(0, Math.round(Number(row.lag_ms)));
   return { inRecovery: row.recovery, lsn: parseLsn(row.lsn), lagMs: lag };
 }

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { NodeRegistry } from '../topology/node-registry.js';
 import type { ShardNode } from '../topology/shard-node.js';
-import { failureReason } from './connection-failure.js';
+import { failureReason } from '../topology/connection-failure.js';
 import { HEALTH_DEFAULTS, type HealthMonitorOptions } from './health-options.js';
 import { checkNode } from './node-check.js';
 import { discoverPrimaries } from './primary-discovery.js';
@@ -28,6 +28,13 @@ export class ReplicationMonitor {
     this.intervalMs = options.intervalMs ?? HEALTH_DEFAULTS.intervalMs;
     this.timeoutMs = options.timeoutMs ?? HEALTH_DEFAULTS.timeoutMs;
     this.enabled = options.enabled ?? HEALTH_DEFAULTS.enabled;
+    // every change of a node's circuit is logged once, whoever noticed it (a failed statement or a check)
+    for (const node of registry.nodes) {
+      node.health.onChange = (status, reason) => {
+        if (status === 'down') this.logger.warn(`${node.id} (${node.address}) is down: ${reason}`);
+        else this.logger.log(`${node.id} (${node.address}) answers again`);
+      };
+    }
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -67,13 +74,11 @@ export class ReplicationMonitor {
     const { health } = node;
     try {
       const seen = await checkNode(node, this.timeoutMs);
-      if (health.status === 'down') this.logger.log(`${node.id} answers again`);
       health.inRecovery = seen.inRecovery;
       health.lagMs = seen.lagMs;
       if (seen.lsn !== undefined) health.advanceLsn(seen.lsn);
       health.markUp();
     } catch (error) {
-      if (health.status !== 'down') this.logger.warn(`${node.id} (${node.address}) is down: ${failureReason(error)}`);
       health.markDown(failureReason(error));
       health.checkedAt = Date.now();
     }

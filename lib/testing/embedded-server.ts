@@ -1,5 +1,7 @@
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { EmbeddedTopologyError } from '../errors/embedded-topology.error.js';
 import type { NodeFieldsConfig } from '../topology/shard-config.js';
@@ -31,6 +33,9 @@ export interface EmbeddedServerSpec {
 const LOG_LINES_KEPT = 60;
 const PORT_RETRIES = 3;
 
+/** Signals {@link EmbeddedServer.kill} sends to the whole server (postmaster and the processes it forked). */
+export type ServerSignal = 'SIGKILL' | 'SIGSTOP' | 'SIGCONT';
+
 /**
  * One real PostgreSQL server of an embedded topology. Tests use it to stop, restart or query a
  * node directly; `start()` on a replica waits until it is streaming from its primary.
@@ -47,6 +52,8 @@ export class EmbeddedServer {
   private readonly logLines: string[] = [];
   /** Once a server has run, replicas know its port: it must keep it. */
   private everStarted = false;
+  /** Frozen by `kill('SIGSTOP')` and not continued yet. */
+  private stopped = false;
 
   constructor(private readonly spec: EmbeddedServerSpec) {
     this.name = spec.name;
@@ -67,6 +74,11 @@ export class EmbeddedServer {
 
   get running(): boolean {
     return this.child !== undefined;
+  }
+
+  /** True between `kill('SIGSTOP')` and `kill('SIGCONT')`: the server is frozen. */
+  get paused(): boolean {
+    return this.stopped;
   }
 
   /** The connection fields `ShardingModule` takes for this node. */
@@ -104,9 +116,49 @@ export class EmbeddedServer {
     this.currentPid = undefined;
     if (!child || !exited || child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGINT');
+    // a frozen server only sees the SIGINT once it runs again
+    if (this.stopped) await this.signalServer(child.pid!, 'SIGCONT');
+    this.stopped = false;
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     await exited;
     clearTimeout(killer);
+  }
+
+  /**
+   * Fault injection: sends `signal` to the postmaster and to every process it forked (backends,
+   * WAL sender/receiver, checkpointer...), as a crash or a frozen machine would hit them all at once.
+   * - `SIGKILL`: a crash. Resolves when every process is gone; `start()` then runs crash recovery.
+   * - `SIGSTOP`: the server freezes (connections stay open, nothing answers) until `SIGCONT`.
+   * - `SIGCONT`: the frozen server runs again.
+   * Does nothing when the server is not running.
+   */
+  async kill(signal: ServerSignal): Promise<void> {
+    const child = this.child;
+    const pid = child?.pid;
+    if (!child || pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    if (signal !== 'SIGKILL') {
+      await this.signalServer(pid, signal);
+      this.stopped = signal === 'SIGSTOP';
+      return;
+    }
+    // frozen first, the postmaster cannot fork a process we would miss
+    signalQuietly(pid, 'SIGSTOP');
+    const forked = await childPids(pid);
+    for (const forkedPid of forked) signalQuietly(forkedPid, 'SIGKILL');
+    signalQuietly(pid, 'SIGKILL');
+    await this.exited;
+    // PostgreSQL refuses to start while a process of the old server still holds its shared memory
+    await waitUntilGone(forked);
+    this.child = undefined;
+    this.currentPid = undefined;
+    this.stopped = false;
+  }
+
+  /** Freezes the postmaster before its children (so it forks none meanwhile); wakes them in reverse. */
+  private async signalServer(pid: number, signal: 'SIGSTOP' | 'SIGCONT'): Promise<void> {
+    if (signal === 'SIGSTOP') signalQuietly(pid, signal);
+    for (const child of await childPids(pid)) signalQuietly(child, signal);
+    if (signal === 'SIGCONT') signalQuietly(pid, signal);
   }
 
   /** Runs one statement on this server over a fresh connection (tests and tooling; not the ORM path). */
@@ -153,6 +205,7 @@ export class EmbeddedServer {
       },
     );
     this.child = child;
+    this.stopped = false;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     this.exited = exited;
     child.stdout.on('data', (chunk: Buffer) => this.record(chunk.toString('utf8')));
@@ -189,7 +242,10 @@ export class EmbeddedServer {
     return { primary_conninfo: conninfo, hot_standby: 'on' };
   }
 
-  /** Accepts connections (the primary: to `postgres`); a replica must also be in recovery and streaming. */
+  /**
+   * Accepts connections (the primary: to `postgres`); a replica must also be in recovery and streaming,
+   * unless `pg_promote()` made it a primary (it then streams from nobody).
+   */
   private async isReady(): Promise<boolean> {
     try {
       if (this.role === 'primary') {
@@ -199,7 +255,7 @@ export class EmbeddedServer {
       const [row] = await this.query<{ recovery: boolean; status: string | null }>(
         'select pg_is_in_recovery() as recovery, (select status from pg_stat_wal_receiver) as status',
       );
-      return row.recovery && row.status === 'streaming';
+      return !row.recovery || row.status === 'streaming';
     } catch {
       return false;
     }
@@ -212,5 +268,59 @@ export class EmbeddedServer {
       if (this.logLines.length > LOG_LINES_KEPT) this.logLines.shift();
       this.spec.onLog?.(this.name, line);
     }
+  }
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Process ids whose parent is `pid`: from /proc on Linux, from `ps` elsewhere. */
+async function childPids(pid: number): Promise<number[]> {
+  if (process.platform === 'linux') {
+    const entries = await readdir('/proc').catch(() => [] as string[]);
+    const children = await Promise.all(
+      entries
+        .filter((entry) => /^\d+$/.test(entry))
+        .map(async (entry) => {
+          const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+          // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")"
+          const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+          return ppid === pid ? Number(entry) : undefined;
+        }),
+    );
+    return children.filter((child): child is number => child !== undefined);
+  }
+  const { stdout } = await execFileAsync('ps', ['-A', '-o', 'pid=,ppid=']);
+  return stdout
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number))
+    .filter(([child, parent]) => parent === pid && child > 0)
+    .map(([child]) => child);
+}
+
+function signalQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // the process ended meanwhile
+  }
+}
+
+/** Waits (up to 10 s) until none of `pids` runs: exited, or a zombie waiting to be reaped. */
+async function waitUntilGone(pids: readonly number[]): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  const alive = async (pid: number) => {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return false;
+    }
+    if (process.platform !== 'linux') return true;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    return stat !== '' && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  };
+  while (Date.now() < deadline) {
+    const states = await Promise.all(pids.map(alive));
+    if (!states.some(Boolean)) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

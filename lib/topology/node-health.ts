@@ -58,6 +58,8 @@ export class NodeHealth {
   error: string | undefined;
   inFlight = 0;
   readonly counters: NodeCounters = { queries: 0, errors: 0, fallbacks: 0, retries: 0 };
+  /** Told once when the circuit opens and once when it closes again (the health monitor logs both). */
+  onChange: ((status: 'down' | 'up', reason?: string) => void) | undefined;
 
   constructor(readonly configuredRole: NodeRole) {
     this.role = configuredRole;
@@ -69,17 +71,21 @@ export class NodeHealth {
 
   /** Opens the circuit: routing skips the node until a check succeeds. */
   markDown(reason: string, now = Date.now()): void {
-    if (this.status !== 'down') this.downSince = now;
+    const opened = this.status !== 'down';
+    if (opened) this.downSince = now;
     this.status = 'down';
     this.error = reason;
+    if (opened) this.onChange?.('down', reason);
   }
 
   /** Closes the circuit. */
   markUp(now = Date.now()): void {
+    const closed = this.status === 'down';
     this.status = 'up';
     this.downSince = 0;
     this.error = undefined;
     this.checkedAt = now;
+    if (closed) this.onChange?.('up');
   }
 
   /** Raises the known LSN (never lowers it: answers can arrive out of order). */

@@ -1,5 +1,6 @@
 import type { MetadataStorage } from '@mikro-orm/core';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
+import { NodeDriver } from './node-driver.js';
 import type { NodeHealth } from './node-health.js';
 import type { NodeConnectionConfig } from './shard-config.js';
 
@@ -79,6 +80,8 @@ function nodeOptions(
     // A context name of its own: a RequestContext or transaction opened by other code (e.g.
     // @mikro-orm/nestjs, another application) for another name is never mistaken for this node's.
     contextName: `${prefix}:${spec.id}`,
+    // MikroORM's driver on a connection that never leaks a pool connection (see NodeConnection)
+    driver: NodeDriver,
     onQuery: (sql, params) => {
       const final = userOnQuery ? userOnQuery(sql, params) : sql;
       observer?.(node, final);

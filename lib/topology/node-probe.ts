@@ -1,5 +1,4 @@
 import type { ShardNode } from './shard-node.js';
-import { noAnswerWithin, withTimeout } from './with-timeout.js';
 
 /** What one node said about itself, for topology and health pages. */
 export interface NodeProbe {
@@ -22,13 +21,15 @@ export interface NodeProbe {
 const PROBE_SQL = `select inet_server_port() as port, pg_is_in_recovery() as recovery,
   coalesce((select status = 'streaming' from pg_stat_wal_receiver), false) as streaming`;
 
-/** Runs one small query on the node through its own pool, bounded by `timeoutMs`. */
+/** Runs one small query on the node over its control connection (not the application's pool), bounded by `timeoutMs`. */
 export async function probeNode(node: ShardNode, timeoutMs: number): Promise<NodeProbe> {
   const base = { id: node.id, shard: node.shard, role: node.role, address: node.address };
   const started = performance.now();
   try {
-    const query = node.fork().execute<{ port: number; recovery: boolean; streaming: boolean }[]>(PROBE_SQL);
-    const [row] = await withTimeout(query, timeoutMs, noAnswerWithin(timeoutMs));
+    const [row] = await node.control.query<{ port: number; recovery: boolean; streaming: boolean }>(
+      PROBE_SQL,
+      timeoutMs,
+    );
     const latencyMs = performance.now() - started;
     return {
       ...base,

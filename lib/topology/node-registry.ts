@@ -3,6 +3,8 @@ import { ShardingConfigError } from '../errors/sharding-config.error.js';
 import { UnknownNodeError } from '../errors/unknown-node.error.js';
 import { describeAddress, nodeAddress } from './node-address.js';
 import { formatLsn } from './lsn.js';
+import type { PoolConfig } from 'pg';
+import { NodeControlConnection } from './node-control-connection.js';
 import { NodeHealth, type NodeHealthReport } from './node-health.js';
 import { createNodeOrms, type NodeQueryObserver, type ShardingMikroOrmOptions } from './node-orm.factory.js';
 import { probeNode, type NodeProbe } from './node-probe.js';
@@ -156,7 +158,9 @@ export class NodeRegistry {
 
   /** Closes every node's pool. Called on application shutdown; safe to call twice. */
   close(): Promise<void> {
-    this.closing ??= Promise.all(this.nodes.map((node) => node.orm.close(true))).then(() => undefined);
+    this.closing ??= Promise.all(
+      this.nodes.flatMap((node) => [node.orm.close(true), node.control.close()]),
+    ).then(() => undefined);
     return this.closing;
   }
 
@@ -170,11 +174,23 @@ export class NodeRegistry {
 // object for every fork: this runs on every routed call)
 const OWN_FORK = { clear: true, disableContextResolution: true } as const;
 
-function createShardNode(spec: Omit<ShardNode, 'orm' | 'fork' | 'address'>, address: string, orm: MikroORM): ShardNode {
+function createShardNode(
+  spec: Omit<ShardNode, 'orm' | 'fork' | 'address' | 'control'>,
+  address: string,
+  orm: MikroORM,
+): ShardNode {
+  const connection = orm.em.getConnection();
+  const driverOptions = orm.config.get('driverOptions') as { ssl?: unknown } | undefined;
   return {
     ...spec,
     address,
     orm,
+    control: new NodeControlConnection({
+      ...connection.getConnectionOptions(),
+      ...(driverOptions && typeof driverOptions === 'object' && 'ssl' in driverOptions
+        ? { ssl: driverOptions.ssl as PoolConfig['ssl'] }
+        : {}),
+    }),
     fork: () => orm.em.fork(OWN_FORK),
   };
 }

@@ -1,4 +1,5 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { NodeControlConnection } from './node-control-connection.js';
 import type { NodeHealth } from './node-health.js';
 
 /** A node's role in its shard. */
@@ -21,6 +22,8 @@ export interface ShardNode {
   readonly health: NodeHealth;
   /** This node's MikroORM. Its global `em` is not for direct use: call `fork()`. */
   readonly orm: MikroORM;
+  /** A connection of its own, beside the pool, for health checks and probes. */
+  readonly control: NodeControlConnection;
   /** A fresh EntityManager fork on this node (own identity map and unit of work). */
   fork(): EntityManager;
 }

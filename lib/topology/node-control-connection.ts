@@ -1,0 +1,47 @@
+import pg from 'pg';
+import { noAnswerWithin, withTimeout } from './with-timeout.js';
+
+/**
+ * One connection of its own to a node, beside the application's pool, for health checks and probes:
+ * a pool full of busy or stuck connections never hides a healthy server, and a check never waits
+ * behind the application's statements. Reconnects on the next check after a failure.
+ */
+export class NodeControlConnection {
+  private readonly pool: pg.Pool;
+
+  /** `options`: the node's host, port, user, password, database (and ssl); nothing is opened yet. */
+  constructor(options: pg.PoolConfig) {
+    this.pool = new pg.Pool({
+      ...options,
+      max: 1,
+      connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
+      idleTimeoutMillis: 0,
+      allowExitOnIdle: true,
+      application_name: 'nestjs-mikro-orm-sharding health',
+    });
+    // an idle control connection that breaks is dropped by the pool; the next check reconnects
+    this.pool.on('error', () => undefined);
+  }
+
+  /** Runs `sql` bounded by `timeoutMs` (connecting included); a connection that did not answer is discarded. */
+  async query<Row>(sql: string, timeoutMs: number): Promise<Row[]> {
+    const started = performance.now();
+    const client = await withTimeout(this.pool.connect(), timeoutMs, noAnswerWithin(timeoutMs), (late) => {
+      void late.then((c) => c.release(true), () => undefined); // connected too late: not trusted
+    });
+    const left = Math.max(1, timeoutMs - (performance.now() - started));
+    try {
+      const result = await withTimeout(client.query(sql), left, noAnswerWithin(timeoutMs));
+      client.release();
+      return result.rows as Row[];
+    } catch (error) {
+      client.release(true); // a connection in an unknown state (stuck, broken) is never reused
+      throw error;
+    }
+  }
+
+  /** Closes the connection (bounded: a frozen server does not hold up shutdown). */
+  async close(): Promise<void> {
+    await withTimeout(this.pool.end(), 2_000, noAnswerWithin(2_000)).catch(() => undefined);
+  }
+}
