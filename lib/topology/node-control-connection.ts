@@ -19,15 +19,20 @@ export class NodeControlConnection {
       allowExitOnIdle: true,
       application_name: 'nestjs-mikro-orm-sharding health',
     });
-    // an idle control connection that breaks is dropped by the pool; the next check reconnects
+    // A connection that breaks is dropped (the next check reconnects); its 'error' event must have a
+    // listener, idle (the pool's) or checked out (pg-pool leaves those to the holder), or it kills the process.
     this.pool.on('error', () => undefined);
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
   /** Runs `sql` bounded by `timeoutMs` (connecting included); a connection that did not answer is discarded. */
   async query<Row>(sql: string, timeoutMs: number): Promise<Row[]> {
     const started = performance.now();
     const client = await withTimeout(this.pool.connect(), timeoutMs, noAnswerWithin(timeoutMs), (late) => {
-      void late.then((c) => c.release(true), () => undefined); // connected too late: not trusted
+      void late.then(
+        (c) => c.release(true),
+        () => undefined,
+      ); // connected too late: not trusted
     });
     const left = Math.max(1, timeoutMs - (performance.now() - started));
     try {

@@ -1,5 +1,5 @@
 import { PostgreSqlConnection, PostgreSqlDriver, type Configuration } from '@mikro-orm/postgresql';
-import type { Pool, PoolClient, PoolConfig } from 'pg';
+import pg, { type Pool, type PoolClient, type PoolConfig } from 'pg';
 import { isConnectionFailure } from './connection-failure.js';
 
 /** The parts of a Kysely driver and dialect we pass through (kept local: Kysely is MikroORM's dependency, not ours). */
@@ -23,7 +23,7 @@ interface KyselyDialect {
   createIntrospector(db: unknown): unknown;
 }
 
-type PoolOverrides = PoolConfig & { onPoolCreated?: (pool: Pool) => unknown };
+type PoolOverrides = PoolConfig & { onPoolCreated?: (pool: Pool) => unknown; Client?: typeof pg.Client };
 
 /** How long `close()` waits for busy connections before it cuts their sockets. */
 export const CLOSE_TIMEOUT_MS = 5_000;
@@ -52,6 +52,7 @@ export class NodeConnection extends PostgreSqlConnection {
     const userHook = overrides?.onPoolCreated;
     const dialect = super.createKyselyDialect({
       ...overrides,
+      Client: overrides?.Client ?? EndOnConnectionFailureClient,
       onPoolCreated: (pool: Pool) => {
         this.pgPool = pool;
         pool.on('connect', (client) => this.clients.add(client));
@@ -69,18 +70,37 @@ export class NodeConnection extends PostgreSqlConnection {
     const cutOff = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
         // pg has no public way to abort a client whose server stopped answering: end its socket
-        for (const client of this.clients) (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+        for (const client of this.clients)
+          (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
         resolve();
       }, CLOSE_TIMEOUT_MS);
       timer.unref();
     });
     const closing = super.close(force);
+    closing.catch(() => undefined);
     try {
+      // after the cut-off the pool may still wait for a connection nobody will release: do not wait with it
       await Promise.race([closing, cutOff]);
-      await closing;
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+/**
+ * A pg client that ends itself when a query fails because its connection broke. A server that
+ * terminates a backend sends the error first and closes the socket after: a client released in
+ * between went back to the pool as idle, and the next caller got a dead connection. Ending it at once
+ * makes the pool drop it on release (pg-pool removes a client that is ending).
+ */
+class EndOnConnectionFailureClient extends pg.Client {
+  override query(...args: unknown[]): never {
+    const result = (super.query as (...a: unknown[]) => unknown)(...args);
+    if (!(result instanceof Promise)) return result as never; // a cursor or a callback call
+    return result.catch((error: unknown) => {
+      if (isConnectionFailure(error)) this.end().catch(() => undefined);
+      throw error;
+    }) as never;
   }
 }
 

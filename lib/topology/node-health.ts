@@ -37,6 +37,11 @@ export interface NodeHealthReport {
   /** Statements in flight right now. */
   inFlight: number;
   counters: NodeCounters;
+  /**
+   * The application's pool of connections to the node (absent before its first use): open connections,
+   * idle ones, and callers waiting for one. After traffic stops, `idle` returns to `total`.
+   */
+  pool?: { total: number; idle: number; waiting: number };
 }
 
 /**

@@ -5,6 +5,7 @@ import { describeAddress, nodeAddress } from './node-address.js';
 import { formatLsn } from './lsn.js';
 import type { PoolConfig } from 'pg';
 import { NodeControlConnection } from './node-control-connection.js';
+import { NodeConnection } from './node-driver.js';
 import { NodeHealth, type NodeHealthReport } from './node-health.js';
 import { createNodeOrms, type NodeQueryObserver, type ShardingMikroOrmOptions } from './node-orm.factory.js';
 import { probeNode, type NodeProbe } from './node-probe.js';
@@ -120,7 +121,7 @@ export class NodeRegistry {
   /** Every node's state, role, lag and counters (no passwords): the data behind health endpoints. */
   health(): NodeHealthReport[] {
     const iso = (ms: number) => (ms ? new Date(ms).toISOString() : undefined);
-    return this.nodes.map(({ id, shard, address, health }) => ({
+    return this.nodes.map(({ id, shard, address, health, orm }) => ({
       id,
       shard,
       configuredRole: health.configuredRole,
@@ -134,6 +135,7 @@ export class NodeRegistry {
       error: health.error,
       inFlight: health.inFlight,
       counters: { ...health.counters },
+      pool: poolCounts(orm),
     }));
   }
 
@@ -158,9 +160,9 @@ export class NodeRegistry {
 
   /** Closes every node's pool. Called on application shutdown; safe to call twice. */
   close(): Promise<void> {
-    this.closing ??= Promise.all(
-      this.nodes.flatMap((node) => [node.orm.close(true), node.control.close()]),
-    ).then(() => undefined);
+    this.closing ??= Promise.all(this.nodes.flatMap((node) => [node.orm.close(true), node.control.close()])).then(
+      () => undefined,
+    );
     return this.closing;
   }
 
@@ -168,6 +170,12 @@ export class NodeRegistry {
   async onApplicationShutdown(): Promise<void> {
     await this.close();
   }
+}
+
+function poolCounts(orm: MikroORM): NodeHealthReport['pool'] {
+  const connection = orm.em.getConnection();
+  const pool = connection instanceof NodeConnection ? connection.pool : undefined;
+  return pool && { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
 }
 
 // the node's own EntityManager, whatever context another ORM or RequestContext has open (one options
