@@ -98,6 +98,11 @@ export class RequestScope {
     return this.positions?.get(shard)?.lsn;
   }
 
+  /** How many of the shard's writes the recorded position covers. */
+  recordedCover(shard: string): number {
+    return this.positions?.get(shard)?.covers ?? 0;
+  }
+
   /** Records a WAL position read after `covers` writes to the shard (positions only move forward). */
   recordPosition(shard: string, lsn: bigint, covers = this.writesTo(shard)): void {
     const known = (this.positions ??= new Map()).get(shard);

@@ -21,6 +21,8 @@ export interface RuntimeSettings {
   lockRequestToOneShard: boolean;
   maxLagMs: number | undefined;
   readYourWrites: boolean;
+  /** Record the position of every read too (monotonic reads with the token). */
+  monotonicReads: boolean;
   whenNoReplica: 'primary' | 'fail';
   consistencyHeader: string;
   /** Bound of a live replay-position check of a replica (the health monitor's check timeout). */
@@ -135,11 +137,35 @@ export class ShardingRuntime {
     return em;
   }
 
-  /** After an autocommit statement on a primary: record the WAL position if this context wrote there. */
+  /**
+   * After an autocommit statement: on a primary, record the WAL position if this context wrote there;
+   * with `monotonicReads`, after any statement, the position of the node it read from.
+   */
   private afterStatement(node: ShardNode): Promise<void> | undefined {
-    if (node.health.role !== 'primary') return undefined;
     const scope = currentFrame()?.scope;
-    return scope?.hasUnrecordedWrite(node.shard) ? this.recordPosition(scope, node) : undefined;
+    if (!scope) return undefined;
+    if (node.health.role === 'primary') {
+      return scope.hasUnrecordedWrite(node.shard) || this.settings.monotonicReads
+        ? this.recordPosition(scope, node)
+        : undefined;
+    }
+    return this.settings.monotonicReads ? this.recordReplayPosition(scope, node) : undefined;
+  }
+
+  /**
+   * A replica's replay position read after a read there: at least what that read saw (replay only moves
+   * forward), so a later read of the session that must reach it never sees an older state.
+   */
+  private async recordReplayPosition(scope: RequestScope, node: ShardNode): Promise<void> {
+    try {
+      const [row] = await executeOnNode<{ lsn: string | null }[]>(node, 'select pg_last_wal_replay_lsn()::text as lsn');
+      const lsn = parseLsn(row?.lsn);
+      if (lsn === undefined) return;
+      scope.recordPosition(node.shard, lsn, scope.recordedCover(node.shard));
+      node.health.advanceLsn(lsn);
+    } catch {
+      // the replica went away after the read: its answer stands, the position is simply not raised
+    }
   }
 
   /** After a transaction commit (not a savepoint release) on a primary: the same. */
@@ -148,7 +174,11 @@ export class ShardingRuntime {
       afterTransactionCommit: async ({ transaction }: TransactionEventArgs) => {
         if ((transaction as { savepointName?: string } | undefined)?.savepointName) return;
         const scope = currentFrame()?.scope;
-        if (node.health.role === 'primary' && scope?.hasUnrecordedWrite(node.shard))
+        if (
+          node.health.role === 'primary' &&
+          scope &&
+          (scope.hasUnrecordedWrite(node.shard) || this.settings.monotonicReads)
+        )
           await this.recordPosition(scope, node);
       },
     });

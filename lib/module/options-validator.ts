@@ -16,7 +16,14 @@ const OPTION_KEYS = [
   'ids',
   'crossShard',
 ];
-const READ_REPLICA_KEYS = ['balancer', 'maxLagMs', 'readYourWrites', 'consistencyHeader', 'whenNoReplica'];
+const READ_REPLICA_KEYS = [
+  'balancer',
+  'maxLagMs',
+  'readYourWrites',
+  'monotonicReads',
+  'consistencyHeader',
+  'whenNoReplica',
+];
 const HEALTH_KEYS = ['intervalMs', 'timeoutMs', 'enabled'];
 const CROSS_SHARD_KEYS = ['shardKeys', 'concurrency', 'timeoutMs', 'onShardFailure', 'cursorSecret', 'streamBatchSize'];
 
@@ -57,7 +64,7 @@ function replicaProblems({ readReplicas }: ShardingModuleOptions): string[] {
   if (readReplicas === undefined) return [];
   if (typeof readReplicas !== 'object' || readReplicas === null) return ['readReplicas must be an object'];
   const problems = unknownKeys('readReplicas', readReplicas, READ_REPLICA_KEYS);
-  const { balancer, maxLagMs, readYourWrites, consistencyHeader, whenNoReplica } = readReplicas;
+  const { balancer, maxLagMs, readYourWrites, monotonicReads, consistencyHeader, whenNoReplica } = readReplicas;
   if (balancer !== undefined && typeof balancer !== 'function' && !BALANCER_NAMES.includes(balancer)) {
     problems.push(
       `readReplicas.balancer must be one of ${BALANCER_NAMES.join(', ')} or a function (replicas, shard) => replica (got ${JSON.stringify(balancer)})`,
@@ -76,6 +83,11 @@ function replicaProblems({ readReplicas }: ShardingModuleOptions): string[] {
     problems.push(
       `readReplicas.consistencyHeader must be an HTTP header name (got ${JSON.stringify(consistencyHeader)})`,
     );
+  }
+  if (monotonicReads !== undefined && typeof monotonicReads !== 'boolean') {
+    problems.push(`readReplicas.monotonicReads must be true or false (got ${JSON.stringify(monotonicReads)})`);
+  } else if (monotonicReads && readYourWrites === false) {
+    problems.push('readReplicas.monotonicReads needs readYourWrites (the positions travel in its consistency token)');
   }
   if (whenNoReplica !== undefined && whenNoReplica !== 'primary' && whenNoReplica !== 'fail') {
     problems.push(`readReplicas.whenNoReplica must be 'primary' or 'fail' (got ${JSON.stringify(whenNoReplica)})`);

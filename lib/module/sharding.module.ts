@@ -52,6 +52,7 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
           lockRequestToOneShard: options.lockRequestToOneShard ?? false,
           maxLagMs: replicas.maxLagMs,
           readYourWrites: replicas.readYourWrites ?? true,
+          monotonicReads: replicas.monotonicReads ?? false,
           whenNoReplica: replicas.whenNoReplica ?? 'primary',
           consistencyHeader: (replicas.consistencyHeader ?? 'x-shard-consistency').toLowerCase(),
           checkTimeoutMs: options.health?.timeoutMs ?? HEALTH_DEFAULTS.timeoutMs,

@@ -87,7 +87,7 @@ export function instrumentNode(node: ShardNode, hooks: InstrumentationHooks): vo
     if (health.status === 'down') {
       const other = ctx ? undefined : hooks.rerouteRead(node);
       if (!other) return Promise.reject(unavailable(node));
-      return runElsewhere(other, [query, params, method, undefined, loggerContext], hooks.probeTimeoutMs);
+      return runElsewhere(other, [query, params, method, undefined, loggerContext], hooks);
     }
     health.counters.queries++;
     health.inFlight++;
@@ -100,7 +100,7 @@ export function instrumentNode(node: ShardNode, hooks: InstrumentationHooks): vo
       if (failure === 'lost' && isWriteSql(sqlOf(query))) throw outcomeUnknown(node, 'a write', error);
       const other = hooks.rerouteRead(node); // a read is retried once, on another eligible node
       if (!other) throw unavailable(node, error);
-      return runElsewhere(other, [query, params, method, undefined, loggerContext], hooks.probeTimeoutMs);
+      return runElsewhere(other, [query, params, method, undefined, loggerContext], hooks);
     };
     let pending: Promise<unknown>;
     try {
@@ -146,25 +146,28 @@ export function instrumentNode(node: ShardNode, hooks: InstrumentationHooks): vo
 }
 
 /** Runs a rerouted read on `other` with its counters, without rerouting it again. */
-async function runElsewhere(other: ShardNode, args: Parameters<Execute>, probeTimeoutMs: number): Promise<unknown> {
+async function runElsewhere(other: ShardNode, args: Parameters<Execute>, hooks: InstrumentationHooks): Promise<unknown> {
   const execute = unguarded.get(other);
   if (!execute) throw new Error(`node ${other.id} is not instrumented`);
   const { health } = other;
   health.counters.queries++;
   health.counters.retries++;
   health.inFlight++;
+  let result: unknown;
   try {
-    return await execute(...args);
+    result = await execute(...args);
   } catch (error) {
     health.counters.errors++;
     const failure = connectionFailure(error);
     if (!failure) throw error;
     if (failure === 'unreachable') health.markDown(failureReason(error));
-    else confirmNodeFailure(other, failureReason(error), probeTimeoutMs);
+    else confirmNodeFailure(other, failureReason(error), hooks.probeTimeoutMs);
     throw unavailable(other, error);
   } finally {
     health.inFlight--;
   }
+  await hooks.afterStatement?.(other);
+  return result;
 }
 
 /**

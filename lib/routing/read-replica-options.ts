@@ -18,6 +18,14 @@ export interface ReadReplicaOptions {
    * no token is kept (one round trip less per write). @default true
    */
   readYourWrites?: boolean;
+  /**
+   * Monotonic reads for a session that passes its consistency token along: after every read outside a
+   * transaction (on a replica: its replay position; on a primary: its WAL position) and every commit, the
+   * context records the position it read at, so the token makes the session's later reads see at least
+   * that state, never an older one (e.g. from another, more lagging replica). Costs one more statement per
+   * read. Needs `readYourWrites`. @default false
+   */
+  monotonicReads?: boolean;
   /** HTTP header carrying the consistency token, in requests and responses. @default 'x-shard-consistency' */
   consistencyHeader?: string;
   /**
