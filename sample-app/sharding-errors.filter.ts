@@ -1,6 +1,9 @@
 import { ArgumentsHost, Catch, HttpStatus, type ExceptionFilter } from '@nestjs/common';
 import {
+  CommitOutcomeUnknownError,
+  CrossShardQueryError,
   InvalidConsistencyTokenError,
+  InvalidCursorError,
   ShardingError,
   ShardKeyMissingError,
   ShardUnavailableError,
@@ -14,20 +17,34 @@ interface Reply {
 
 /**
  * Answers the library's errors with a status a client can act on: 503 while a shard cannot serve the
- * call (retry later), 400 for a bad consistency token or shard key, 500 for the rest. The body says why.
+ * call (retry later) — a node down, a cross-shard read that lost a shard, and a write whose commit
+ * outcome is unknown (body `outcome: 'unknown'`: read back before retrying) — 400 for a bad consistency
+ * token, shard key or cursor, 500 for the rest. The body says why.
  */
 @Catch(ShardingError)
 export class ShardingErrorsFilter implements ExceptionFilter {
   catch(error: ShardingError, host: ArgumentsHost): void {
-    const status =
-      error instanceof ShardUnavailableError
-        ? HttpStatus.SERVICE_UNAVAILABLE
-        : error instanceof InvalidConsistencyTokenError || error instanceof ShardKeyMissingError
-          ? HttpStatus.BAD_REQUEST
-          : HttpStatus.INTERNAL_SERVER_ERROR;
-    const body = { statusCode: status, error: error.name, message: error.message };
+    const status = isUnavailability(error)
+      ? HttpStatus.SERVICE_UNAVAILABLE
+      : error instanceof InvalidConsistencyTokenError ||
+          error instanceof ShardKeyMissingError ||
+          error instanceof InvalidCursorError
+        ? HttpStatus.BAD_REQUEST
+        : HttpStatus.INTERNAL_SERVER_ERROR;
+    const body = {
+      statusCode: status,
+      error: error.name,
+      message: error.message,
+      ...(error instanceof CommitOutcomeUnknownError && { outcome: 'unknown' }),
+    };
     const reply = host.switchToHttp().getResponse<Reply>().status(status);
     if (typeof reply.json === 'function') reply.json(body);
     else reply.send?.(body);
   }
+}
+
+/** A shard could not serve: a node down, a commit cut off, or a cross-shard read that lost a shard to either. */
+function isUnavailability(error: ShardingError): boolean {
+  if (error instanceof ShardUnavailableError || error instanceof CommitOutcomeUnknownError) return true;
+  return error instanceof CrossShardQueryError && error.shardsUnavailable;
 }

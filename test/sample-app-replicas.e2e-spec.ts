@@ -149,4 +149,42 @@ describe('sample app over HTTP: replicas', () => {
     const [row] = await primary.query<{ n: string }>('select count(*) as n from users where id = any($1)', [onS0]);
     expect(Number(row.n)).toBe(onS0.length);
   });
+  it('a shard stopped under load: in-flight writes and cross-shard reads answer 503 from the first moment, never 500', async () => {
+    const statuses: Record<string, number> = {};
+    let stopping = false;
+    const count = (what: string, status: number) =>
+      (statuses[`${what} ${status}`] = (statuses[`${what} ${status}`] ?? 0) + 1);
+    const load = async (what: string, call: () => request.Test) => {
+      while (!stopping) count(what, (await call()).status);
+    };
+    const clients = [
+      ...Array.from({ length: 4 }, (_, i) =>
+        load('POST /users', () =>
+          request(running.url)
+            .post('/users')
+            .send({ email: `l${i}@x.io`, name: 'L' }),
+        ),
+      ),
+      load('GET /users', () => request(running.url).get('/users?limit=5')),
+      load('GET /stats', () => request(running.url).get('/stats')),
+    ];
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const primary = topology.server('s0');
+    const replica = topology.server('s0', 'replica');
+    await Promise.all([primary.stop(), replica.stop()]); // no waiting for the monitor: requests run all along
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    stopping = true;
+    await Promise.all(clients);
+    await Promise.all([primary.start(), replica.start()]);
+    await until('s0 is up again', () =>
+      registry
+        .health()
+        .filter((n) => n.shard === 's0')
+        .every((n) => n.status === 'up'),
+    );
+    const kinds = Object.keys(statuses);
+    expect(kinds.filter((k) => !/ (200|201|503)$/.test(k))).toEqual([]);
+    expect(kinds).toEqual(expect.arrayContaining(['POST /users 503', 'GET /users 503', 'GET /stats 503']));
+    await request(running.url).post('/users').send({ email: 'after@x.io', name: 'A' }).expect(201);
+  });
 });

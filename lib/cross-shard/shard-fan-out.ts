@@ -74,10 +74,10 @@ export async function runOnShard<T>(
   }
 }
 
-/** A shard that did not answer in time (its statement was cancelled). */
-class ShardTimeout extends Error {
+/** A shard that did not answer in time (its statement was cancelled): it could not serve, like a node down. */
+class ShardTimeout extends ShardUnavailableError {
   constructor(shard: string, ms: number) {
-    super(`no answer from shard ${shard} within ${ms} ms (its query was cancelled on the server)`);
+    super(`no answer from shard ${shard} within ${ms} ms (its query was cancelled on the server)`, shard);
     this.name = 'ShardTimeout';
   }
 }

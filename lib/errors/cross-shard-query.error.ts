@@ -1,4 +1,9 @@
+import { CommitOutcomeUnknownError } from './commit-outcome-unknown.error.js';
+import { ShardUnavailableError } from './shard-unavailable.error.js';
 import { ShardingError } from './sharding.error.js';
+
+const isUnavailability = (error: Error) =>
+  error instanceof ShardUnavailableError || error instanceof CommitOutcomeUnknownError;
 
 /** One shard that did not answer a cross-shard query, and why. */
 export interface ShardFailure {
@@ -17,6 +22,14 @@ export class CrossShardQueryError extends ShardingError {
     readonly failures: readonly ShardFailure[] = [],
   ) {
     super(message, failures.length ? { cause: failures[0].error } : undefined);
+  }
+
+  /**
+   * True when every failed shard could not serve (a node down, a commit cut off, no answer in time):
+   * the query itself is fine and a retry later may succeed (HTTP apps answer 503, not 500).
+   */
+  get shardsUnavailable(): boolean {
+    return this.failures.length > 0 && this.failures.every(({ error }) => isUnavailability(error));
   }
 
   static shardsFailed(caller: string, failures: readonly ShardFailure[]): CrossShardQueryError {

@@ -146,7 +146,11 @@ export function instrumentNode(node: ShardNode, hooks: InstrumentationHooks): vo
 }
 
 /** Runs a rerouted read on `other` with its counters, without rerouting it again. */
-async function runElsewhere(other: ShardNode, args: Parameters<Execute>, hooks: InstrumentationHooks): Promise<unknown> {
+async function runElsewhere(
+  other: ShardNode,
+  args: Parameters<Execute>,
+  hooks: InstrumentationHooks,
+): Promise<unknown> {
   const execute = unguarded.get(other);
   if (!execute) throw new Error(`node ${other.id} is not instrumented`);
   const { health } = other;
