@@ -241,7 +241,9 @@ describe('replicas: balancers, health, lag, read-your-writes, failover', () => {
       // without the option round-robin alternates: the row is there, then gone (the proof of the setup)
       const wandering = await session(plain);
       expect(wandering.map((r) => r.found)).toContain(false);
-      expect(wandering.map((r) => r.found).indexOf(true)).toBeLessThan(wandering.map((r) => r.found).lastIndexOf(false));
+      expect(wandering.map((r) => r.found).indexOf(true)).toBeLessThan(
+        wandering.map((r) => r.found).lastIndexOf(false),
+      );
       // with it: once seen, always seen; the paused replica serves nothing after the first fresh read
       const monotone = await session(monotonic);
       const first = monotone.findIndex((r) => r.found);

@@ -1,0 +1,195 @@
+import { LockMode } from '@mikro-orm/core';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Injectable,
+  Module,
+  Param,
+  Post,
+  type DynamicModule,
+} from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import {
+  CrossShardQuery,
+  ReadReplica,
+  ShardBy,
+  ShardedEntityManager,
+  ShardingModule,
+  type ShardingModuleOptions,
+  type ShardsConfig,
+} from '../../lib/index.js';
+import { AppendedThenReadFailed, ChaosErrorsFilter } from './chaos-errors.filter.js';
+import { KeyList } from './key-list.entity.js';
+
+/** How an append reaches the database: both must keep every acknowledged value exactly once. */
+export type AppendPath = 'flush' | 'upsert';
+
+/** Hostile values a client may send: each must fail as one bad statement, never take the node out. */
+export type HostileKind = 'nul-byte' | 'text-as-integer';
+
+/** A list and the node that served it (`s0-replica-1`: the embedded server's name). */
+export interface ServedList {
+  list: number[];
+  node?: string;
+}
+
+/** Appends, reads and cross-shard queries of the fault run, each routed by the library's decorators. */
+@Injectable()
+export class KeyListService {
+  constructor(
+    private readonly em: ShardedEntityManager,
+    private readonly crossShard: CrossShardQuery,
+  ) {}
+
+  /** The unit-of-work path: a transaction that locks the row (or creates it), pushes, flushes. */
+  @ShardBy('key')
+  async appendByFlush(key: string, value: number): Promise<void> {
+    await this.em.transactional(async (em) => {
+      const row = await em.findOne(KeyList, key, { lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (row) row.vals = [...row.vals, value];
+      else em.create(KeyList, { key, vals: [value] });
+    });
+  }
+
+  /** The autocommit path: one upsert statement, no transaction around it. */
+  @ShardBy('key')
+  async appendByUpsert(key: string, value: number): Promise<void> {
+    await this.em.execute(
+      'insert into key_list (key, vals) values (?, array[?::integer]) ' +
+        'on conflict (key) do update set vals = key_list.vals || excluded.vals',
+      [key, value],
+    );
+  }
+
+  /** A replica read (or the primary, when no replica has reached the context's WAL position). */
+  @ShardBy('key')
+  @ReadReplica()
+  async read(key: string): Promise<ServedList> {
+    // refresh: after an append in the same context the identity map holds the row; read the server
+    const row = await this.em.findOne(KeyList, key, { refresh: true });
+    return { list: row?.vals ?? [], node: this.em.currentRoute()?.node.replace('/', '-') };
+  }
+
+  /** Every key's list, merged across shards in key order. */
+  async findAll(): Promise<Record<string, number[]>> {
+    const { items } = await this.crossShard.find(KeyList, {}, { orderBy: { key: 'asc' } });
+    return Object.fromEntries(items.map((row) => [row.key, row.vals]));
+  }
+
+  /** Keys that have a list, counted across shards. */
+  async countAll(): Promise<number> {
+    return (await this.crossShard.count(KeyList)).count;
+  }
+
+  /**
+   * Sends a hostile value in a statement on the key's shard primary. The statements can never change
+   * a row (`and false`): the point is the server's error about the value.
+   */
+  @ShardBy('key')
+  async hostile(key: string, kind: HostileKind): Promise<void> {
+    if (kind === 'nul-byte') {
+      await this.em.execute('update key_list set vals = vals where key = ? and false', ['a\u0000b']);
+    } else {
+      await this.em.execute('update key_list set vals = vals where key = ? and length(key) = ?::integer and false', [
+        key,
+        'connection terminated',
+      ]);
+    }
+  }
+}
+
+const KEY = /^[\w-]{1,64}$/;
+
+/** The fault run's HTTP surface; the consistency token travels in `x-shard-consistency`. */
+@Controller()
+export class KeyListController {
+  constructor(private readonly lists: KeyListService) {}
+
+  @Post('lists/:key/append')
+  @HttpCode(200)
+  async append(@Param('key') key: string, @Body() body: { value?: unknown; via?: unknown }): Promise<object> {
+    await this.appendVia(checkKey(key), body);
+    return {};
+  }
+
+  /** Append, then read the key in the same request context (read-your-writes within one context). */
+  @Post('lists/:key/append-read')
+  @HttpCode(200)
+  async appendRead(@Param('key') key: string, @Body() body: { value?: unknown; via?: unknown }): Promise<ServedList> {
+    await this.appendVia(checkKey(key), body);
+    try {
+      return await this.lists.read(key);
+    } catch (error) {
+      throw new AppendedThenReadFailed(error);
+    }
+  }
+
+  @Get('lists/:key')
+  read(@Param('key') key: string): Promise<ServedList> {
+    return this.lists.read(checkKey(key));
+  }
+
+  @Get('lists')
+  async findAll(): Promise<{ lists: Record<string, number[]> }> {
+    return { lists: await this.lists.findAll() };
+  }
+
+  @Get('count')
+  async count(): Promise<{ count: number }> {
+    return { count: await this.lists.countAll() };
+  }
+
+  @Post('hostile')
+  @HttpCode(200)
+  async hostile(@Body() body: { key?: unknown; kind?: unknown }): Promise<object> {
+    if (typeof body?.key !== 'string' || (body.kind !== 'nul-byte' && body.kind !== 'text-as-integer')) {
+      throw new BadRequestException('Send { "key": string, "kind": "nul-byte" | "text-as-integer" }.');
+    }
+    await this.lists.hostile(checkKey(body.key), body.kind);
+    return {};
+  }
+
+  private appendVia(key: string, body: { value?: unknown; via?: unknown }): Promise<void> {
+    const { value, via } = body ?? {};
+    if (!Number.isSafeInteger(value) || (via !== 'flush' && via !== 'upsert')) {
+      throw new BadRequestException('Send { "value": integer, "via": "flush" | "upsert" }.');
+    }
+    return via === 'flush'
+      ? this.lists.appendByFlush(key, value as number)
+      : this.lists.appendByUpsert(key, value as number);
+  }
+}
+
+function checkKey(key: string): string {
+  if (!KEY.test(key)) throw new BadRequestException(`"${key.slice(0, 40)}" is not a key.`);
+  return key;
+}
+
+/** The Nest application of the fault run, on the given shards. */
+@Module({})
+export class ChaosAppModule {
+  /** `options` adds to or overrides the run's sharding options. */
+  static forShards(shards: ShardsConfig, options: Partial<ShardingModuleOptions> = {}): DynamicModule {
+    return {
+      module: ChaosAppModule,
+      imports: [
+        ShardingModule.forRoot({
+          shards,
+          mikroOrm: { entities: [KeyList] },
+          // a quick monitor: failures and promotions are seen within a fraction of a second
+          health: { intervalMs: 250, timeoutMs: 1_000 },
+          // sessions pass their token along: their reads must never go back in time (the checker's rule)
+          readReplicas: { monotonicReads: true },
+          // a frozen shard fails a cross-shard read well before the client's own timeout
+          crossShard: { shardKeys: { KeyList: 'key' }, timeoutMs: 5_000 },
+          ...options,
+        }),
+      ],
+      controllers: [KeyListController],
+      providers: [KeyListService, { provide: APP_FILTER, useClass: ChaosErrorsFilter }],
+    };
+  }
+}

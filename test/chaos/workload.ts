@@ -1,0 +1,213 @@
+import type { AppendPath, ServedList } from './chaos-app.js';
+import type { ChaosErrorBody } from './chaos-errors.filter.js';
+import type { CompletionEvent, InvokeEvent, OperationKind, RecordedError } from './history.js';
+import type { HistoryLog } from './history-log.js';
+import type { Random } from './random.js';
+
+/** The header carrying the consistency token, in requests and responses (the library's default). */
+export const TOKEN_HEADER = 'x-shard-consistency';
+
+/** Share of each operation kind. */
+const MIX: Readonly<Record<OperationKind, number>> = {
+  append: 30,
+  read: 30,
+  'append-read': 20,
+  'cross-find': 10,
+  'cross-count': 10,
+};
+
+/** An append's invoke also says which path it took (an extra field: readers of the format ignore it). */
+export type AppendInvoke = Omit<InvokeEvent, 'time'> & { via: AppendPath };
+
+export interface WorkloadOptions {
+  /** The app's base URL (`http://127.0.0.1:port`). */
+  url: string;
+  /** Concurrent sessions (logical clients). */
+  sessions: number;
+  /** The key space. */
+  keys: readonly string[];
+  /** The run's random source; every session forks its own. */
+  random: Random;
+  log: HistoryLog;
+  /** Aborted when no new operation may start (the run's end): operations in flight finish. */
+  finish: AbortSignal;
+  /** Aborted to cancel operations in flight too (Ctrl-C): they complete as unknown. */
+  cancel: AbortSignal;
+  /** An operation without an answer after this long completes as unknown. @default 10000 */
+  opTimeoutMs?: number;
+}
+
+/** What the workload did, for the run's summary. */
+export interface WorkloadSummary {
+  operations: number;
+  /** Sessions retired after an operation whose request may still run on the server. */
+  retiredSessions: number;
+}
+
+/** An operation's end as the workload saw it, before it becomes a completion event. */
+type Outcome =
+  | { type: 'ok'; body: unknown; token?: string }
+  | { type: 'fail' | 'info'; error: RecordedError; token?: string; stillRunning?: boolean };
+
+/**
+ * N sessions, each a loop of seeded random operations over HTTP: appends of run-unique values (by a
+ * flushed transaction or an autocommit upsert), replica reads carrying the session's consistency
+ * token, append-then-read in one request, cross-shard find and count. Every operation is an `invoke`
+ * followed by exactly one completion: `ok`; `fail` when the library's answer means it did not happen
+ * (reads always, having no effect); `info` when it may have happened: `CommitOutcomeUnknownError`, an
+ * append applied before its read failed, no answer in time, a broken HTTP connection.
+ *
+ * After an operation whose request may still be running in the app (no answer in time, broken
+ * connection), the session continues under a new session number, as Jepsen retires a process: a
+ * session's operations never overlap, on the server either.
+ */
+export async function runWorkload(options: WorkloadOptions): Promise<WorkloadSummary> {
+  const state = { nextOp: 1, nextValue: 1, nextSession: options.sessions, operations: 0, retired: 0 };
+  await Promise.all(
+    Array.from({ length: options.sessions }, (_, index) =>
+      runSession(options, options.random.fork(index + 1), index, state),
+    ),
+  );
+  return { operations: state.operations, retiredSessions: state.retired };
+}
+
+interface SharedState {
+  nextOp: number;
+  nextValue: number;
+  nextSession: number;
+  operations: number;
+  retired: number;
+}
+
+async function runSession(options: WorkloadOptions, random: Random, first: number, state: SharedState): Promise<void> {
+  let session = first;
+  let token: string | undefined;
+  while (!options.finish.aborted && !options.cancel.aborted) {
+    const f = random.weighted(MIX);
+    const key = random.pick(options.keys);
+    const via: AppendPath = random.chance(0.5) ? 'flush' : 'upsert';
+    const thinkMs = random.int(0, 20);
+    const op = state.nextOp++;
+    state.operations++;
+    const writes = f === 'append' || f === 'append-read';
+    const invoke: AppendInvoke | Omit<InvokeEvent, 'time'> = writes
+      ? { type: 'invoke', op, session, f, key, value: state.nextValue++, via }
+      : { type: 'invoke', op, session, f, ...(f === 'read' && { key }), ...(token !== undefined && { token }) };
+    options.log.record(invoke);
+    let outcome: Outcome;
+    try {
+      outcome = await perform(options, invoke, token);
+    } catch (error) {
+      // a bug of the runner itself: still complete the operation, as unknown
+      outcome = { type: writes ? 'info' : 'fail', error: recordedError('RunnerError', error) };
+    }
+    if (outcome.token) token = outcome.token;
+    options.log.record(completion(invoke, outcome, writes ? token : undefined));
+    if (outcome.type !== 'ok' && outcome.stillRunning) {
+      session = state.nextSession++;
+      state.retired++;
+    }
+    if (thinkMs) await new Promise((resolve) => setTimeout(resolve, thinkMs));
+  }
+}
+
+function completion(
+  invoke: Omit<InvokeEvent, 'time'>,
+  outcome: Outcome,
+  token: string | undefined,
+): Omit<CompletionEvent, 'time'> {
+  const { op, session, f, key, value } = invoke;
+  const base = {
+    op,
+    session,
+    f,
+    ...(key !== undefined && { key }),
+    ...(value !== undefined && { value }),
+    ...(token !== undefined && { token }),
+  };
+  if (outcome.type !== 'ok') return { type: outcome.type, ...base, error: outcome.error };
+  const body = outcome.body as Partial<ServedList> & { lists?: Record<string, number[]>; count?: number };
+  switch (f) {
+    case 'append':
+      return { type: 'ok', ...base };
+    case 'read':
+    case 'append-read':
+      return { type: 'ok', ...base, result: body.list, ...(body.node !== undefined && { node: body.node }) };
+    case 'cross-find':
+      return { type: 'ok', ...base, result: body.lists };
+    case 'cross-count':
+      return { type: 'ok', ...base, result: body.count };
+  }
+}
+
+/** Sends the operation's request and classifies its answer. */
+async function perform(
+  options: WorkloadOptions,
+  invoke: Omit<InvokeEvent, 'time'> & { via?: AppendPath },
+  token: string | undefined,
+): Promise<Outcome> {
+  const { f, key, value, via } = invoke;
+  const writes = f === 'append' || f === 'append-read';
+  const request: { method: string; path: string; body?: object } =
+    f === 'append' || f === 'append-read'
+      ? { method: 'POST', path: `/lists/${key}/${f}`, body: { value, via } }
+      : f === 'read'
+        ? { method: 'GET', path: `/lists/${key}` }
+        : { method: 'GET', path: f === 'cross-find' ? '/lists' : '/count' };
+  const timeoutMs = options.opTimeoutMs ?? 10_000;
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(options.url + request.path, {
+      method: request.method,
+      headers: {
+        ...(request.body && { 'content-type': 'application/json' }),
+        ...(token !== undefined && { [TOKEN_HEADER]: token }),
+      },
+      body: request.body && JSON.stringify(request.body),
+      signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), options.cancel]),
+    });
+    text = await response.text();
+  } catch (error) {
+    // by name: under Jest the DOMException class of the test's realm is not undici's
+    const timedOut = (error as { name?: unknown } | null)?.name === 'TimeoutError';
+    const recorded = timedOut
+      ? { name: 'ClientTimeout', message: `no answer within ${timeoutMs} ms` }
+      : options.cancel.aborted
+        ? { name: 'ClientAborted', message: 'the run was interrupted' }
+        : recordedError('ClientConnectionError', error);
+    return { type: writes ? 'info' : 'fail', error: recorded, stillRunning: true };
+  }
+  const nextToken = response.headers.get(TOKEN_HEADER) ?? undefined;
+  const body = parse(text);
+  if (response.ok) return { type: 'ok', body, token: nextToken };
+  const answer = (body ?? {}) as Partial<ChaosErrorBody>;
+  const error: RecordedError = {
+    name: answer.error ?? 'HttpError',
+    ...(answer.code !== undefined && { code: answer.code }),
+    message: answer.message ?? text.slice(0, 200),
+    status: response.status,
+  };
+  const unknown = answer.outcome !== undefined || error.name === 'CommitOutcomeUnknownError';
+  return { type: writes && unknown ? 'info' : 'fail', error, token: nextToken };
+}
+
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A client-side error as the history records it: the socket code of its cause, if any. */
+function recordedError(name: string, error: unknown): RecordedError {
+  let code: string | undefined;
+  for (let e: unknown = error, depth = 0; e && depth < 4 && code === undefined; depth++) {
+    const { code: c, cause } = e as { code?: unknown; cause?: unknown };
+    if (typeof c === 'string') code = c;
+    e = cause;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { name, ...(code !== undefined && { code }), message: message.split('\n', 1)[0] };
+}
