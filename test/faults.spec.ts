@@ -1,5 +1,4 @@
-import { Injectable, type INestApplicationContext } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { Injectable } from '@nestjs/common';
 import {
   CommitOutcomeUnknownError,
   NodeRegistry,
@@ -8,7 +7,6 @@ import {
   ShardBy,
   ShardedEntityManager,
   ShardingError,
-  ShardingModule,
   ShardingSchema,
   ShardUnavailableError,
   waitForReplicas,
@@ -17,6 +15,7 @@ import {
 import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
 import { Account } from './support/entities.js';
 import { until } from './support/pids.js';
+import { TestApps } from './support/test-apps.js';
 
 /** Every path a write can take to the primary: a flush, a transaction, an autocommit statement, a QueryBuilder. */
 @Injectable()
@@ -78,24 +77,14 @@ const WRITE_PATHS = ['flush', 'transactional', 'autocommit', 'queryBuilder'] as 
  */
 describe('faults: named from the first moment, no node taken out by one statement, no leaked connection', () => {
   let topology: EmbeddedTopology;
-  const apps: INestApplicationContext[] = [];
+  const apps = new TestApps(() => topology.shards, [WritesService], {
+    health: { intervalMs: 60_000, timeoutMs: 1_000 },
+  });
   let ids = 0;
   const nextId = (prefix = 'f') => `${prefix}-${++ids}-${Math.random().toString(36).slice(2, 8)}`;
 
   async function start(options: Partial<ShardingModuleOptions> = {}) {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        ShardingModule.forRoot({
-          shards: topology.shards,
-          mikroOrm: { entities: [Account] },
-          health: { intervalMs: 60_000, timeoutMs: 1_000 },
-          ...options,
-        }),
-      ],
-      providers: [WritesService],
-    }).compile();
-    const app = await moduleRef.init();
-    apps.push(app);
+    const app = await apps.start(options);
     const registry = app.get(NodeRegistry);
     return {
       app,
@@ -144,7 +133,7 @@ describe('faults: named from the first moment, no node taken out by one statemen
   });
 
   afterAll(async () => {
-    for (const app of apps) await app.close();
+    await apps.closeAll();
     await topology?.stop();
   });
 
@@ -182,6 +171,26 @@ describe('faults: named from the first moment, no node taken out by one statemen
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(primary().status).toBe('up');
     await writes.flush(nextId());
+  });
+
+  it('every backend of the application killed at once (the checks’ own connection too): callers get named errors, the node stays up', async () => {
+    const { writes, primary } = await start();
+    await writes.flush(nextId()); // the control connection and the pool are open
+    const pending = writes.slow(nextId(), 'select pg_sleep(5) /* killed-all */').catch((e: unknown) => e);
+    await until('the statement runs', async () => {
+      const rows = await topology
+        .server('s0')
+        .query(
+          `select 1 from pg_stat_activity where query like '%killed-all%' and state = 'active' and pid <> pg_backend_pid()`,
+        );
+      return rows.length > 0;
+    });
+    expect(await terminate('%')).toBeGreaterThanOrEqual(3); // at once: the statement's, the pool's, the control's
+    expect(await pending).toBeInstanceOf(ShardUnavailableError);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(primary().status).toBe('up');
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => writes.flush(nextId())));
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
   });
 
   it('a connection lost during COMMIT, or during an autocommit write, is CommitOutcomeUnknownError (never a plain failure to retry)', async () => {
@@ -290,8 +299,7 @@ describe('faults: named from the first moment, no node taken out by one statemen
     const results = await Promise.allSettled(Array.from({ length: 40 }, () => writes.flush(nextId())));
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     const started = Date.now();
-    await app.close();
-    apps.splice(apps.indexOf(app), 1);
+    await apps.close(app);
     expect(Date.now() - started).toBeLessThan(6_000);
   });
 

@@ -1,5 +1,4 @@
-import { Injectable, type INestApplicationContext } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { Injectable } from '@nestjs/common';
 import {
   InvalidConsistencyTokenError,
   NodeRegistry,
@@ -7,7 +6,6 @@ import {
   ReplicationMonitor,
   ShardBy,
   ShardedEntityManager,
-  ShardingModule,
   ShardingSchema,
   ShardingService,
   ShardUnavailableError,
@@ -17,6 +15,7 @@ import {
 import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
 import { Account } from './support/entities.js';
 import { until } from './support/pids.js';
+import { TestApps } from './support/test-apps.js';
 import { nodeByPort, whereAmI } from './support/where.js';
 
 @Injectable()
@@ -52,22 +51,12 @@ class AccountsService {
 describe('replicas: balancers, health, lag, read-your-writes, failover', () => {
   let topology: EmbeddedTopology;
   let byPort: Map<number, string>;
-  const apps: INestApplicationContext[] = [];
+  const apps = new TestApps(() => topology.shards, [AccountsService], {
+    health: { intervalMs: 100, timeoutMs: 1_000 },
+  });
 
   async function start(options: Partial<ShardingModuleOptions> = {}) {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        ShardingModule.forRoot({
-          shards: topology.shards,
-          mikroOrm: { entities: [Account] },
-          health: { intervalMs: 100, timeoutMs: 1_000 },
-          ...options,
-        }),
-      ],
-      providers: [AccountsService],
-    }).compile();
-    const app = await moduleRef.init();
-    apps.push(app);
+    const app = await apps.start(options);
     return {
       app,
       accounts: app.get(AccountsService),
@@ -102,7 +91,7 @@ describe('replicas: balancers, health, lag, read-your-writes, failover', () => {
   });
 
   afterAll(async () => {
-    for (const app of apps) await app.close();
+    await apps.closeAll();
     await topology?.stop();
   });
 

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { connectionFailure } from './connection-failure.js';
 import { noAnswerWithin, withTimeout } from './with-timeout.js';
 
 /**
@@ -25,8 +26,24 @@ export class NodeControlConnection {
     this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
-  /** Runs `sql` bounded by `timeoutMs` (connecting included); a connection that did not answer is discarded. */
+  /**
+   * Runs `sql` bounded by `timeoutMs` (connecting included); a connection that did not answer is discarded.
+   * When the kept connection turns out to be broken (the server terminated it, e.g. with every other
+   * backend), the question is asked again once on a new one: only a server that fails a fresh
+   * connection is a server that fails.
+   */
   async query<Row>(sql: string, timeoutMs: number): Promise<Row[]> {
+    const started = performance.now();
+    try {
+      return await this.queryOnce<Row>(sql, timeoutMs);
+    } catch (error) {
+      const left = timeoutMs - (performance.now() - started);
+      if (connectionFailure(error) !== 'lost' || left < 1) throw error;
+      return this.queryOnce<Row>(sql, left);
+    }
+  }
+
+  private async queryOnce<Row>(sql: string, timeoutMs: number): Promise<Row[]> {
     const started = performance.now();
     const client = await withTimeout(this.pool.connect(), timeoutMs, noAnswerWithin(timeoutMs), (late) => {
       void late.then(
