@@ -9,6 +9,7 @@ import {
   Module,
   Param,
   Post,
+  Query,
   type DynamicModule,
 } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
@@ -73,15 +74,15 @@ export class KeyListService {
     return { list: row?.vals ?? [], node: this.em.currentRoute()?.node.replace('/', '-') };
   }
 
-  /** Every key's list, merged across shards in key order. */
-  async findAll(): Promise<Record<string, number[]>> {
-    const { items } = await this.crossShard.find(KeyList, {}, { orderBy: { key: 'asc' } });
+  /** The lists of `keys` (those that exist), merged across the shards holding them, in key order. */
+  async findAll(keys: readonly string[]): Promise<Record<string, number[]>> {
+    const { items } = await this.crossShard.find(KeyList, { key: { $in: [...keys] } }, { orderBy: { key: 'asc' } });
     return Object.fromEntries(items.map((row) => [row.key, row.vals]));
   }
 
-  /** Keys that have a list, counted across shards. */
-  async countAll(): Promise<number> {
-    return (await this.crossShard.count(KeyList)).count;
+  /** How many of `keys` have a list, counted across the shards holding them. */
+  async countAll(keys: readonly string[]): Promise<number> {
+    return (await this.crossShard.count(KeyList, { key: { $in: [...keys] } })).count;
   }
 
   /**
@@ -132,14 +133,16 @@ export class KeyListController {
     return this.lists.read(checkKey(key));
   }
 
+  /** `?keys=a,b,c`: those keys' lists, across shards. */
   @Get('lists')
-  async findAll(): Promise<{ lists: Record<string, number[]> }> {
-    return { lists: await this.lists.findAll() };
+  async findAll(@Query('keys') keys: unknown): Promise<{ lists: Record<string, number[]> }> {
+    return { lists: await this.lists.findAll(checkKeys(keys)) };
   }
 
+  /** `?keys=a,b,c`: how many of them have a list, across shards. */
   @Get('count')
-  async count(): Promise<{ count: number }> {
-    return { count: await this.lists.countAll() };
+  async count(@Query('keys') keys: unknown): Promise<{ count: number }> {
+    return { count: await this.lists.countAll(checkKeys(keys)) };
   }
 
   @Post('hostile')
@@ -192,4 +195,10 @@ export class ChaosAppModule {
       providers: [KeyListService, { provide: APP_FILTER, useClass: ChaosErrorsFilter }],
     };
   }
+}
+
+function checkKeys(keys: unknown): string[] {
+  const list = typeof keys === 'string' ? keys.split(',') : [];
+  if (!list.length || list.length > 1_000) throw new BadRequestException('Send ?keys=a,b,c (1 to 1000 keys).');
+  return list.map(checkKey);
 }

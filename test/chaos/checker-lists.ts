@@ -92,19 +92,32 @@ export function checkPhantomValues(history: IndexedHistory): Anomaly[] {
 }
 
 /**
- * cross-count bounds: the count must include every key an acknowledged append created before the
- * count started (else lost-append) and no key that no append could have created before it ended
- * (else phantom-value; appends that certainly failed created nothing).
+ * cross-count bounds. A count reads replicas with the session's token, which promises the session's own
+ * writes and what it already saw, not other sessions' latest: so the count must include every key the
+ * session itself created (acknowledged) or saw holding values before the count started (else
+ * lost-append), and no key that no append could have created before it ended (else phantom-value;
+ * appends that certainly failed created nothing).
  */
 export function checkCrossCounts(history: IndexedHistory): Anomaly[] {
+  // per key: when an append may first have created it
+  const maybe = new Map<string, number>();
+  for (const append of history.operations.filter(isAppend)) {
+    const key = append.invoke.key!;
+    if (outcome(append) !== 'fail') maybe.set(key, Math.min(maybe.get(key) ?? Infinity, append.invokedAt));
+  }
+  const known = keysKnownBySession(history);
   return history.operations.flatMap((count): Anomaly[] => {
     const result = count.completion?.result;
     if (count.invoke.f !== 'cross-count' || outcome(count) !== 'ok' || typeof result !== 'number') return [];
-    const appends = history.operations.filter(isAppend);
-    const lower = keyCount(appends.filter((a) => outcome(a) === 'ok' && (a.completedAt ?? Infinity) < count.invokedAt));
-    const upper = keyCount(appends.filter((a) => outcome(a) !== 'fail' && a.invokedAt < (count.completedAt ?? 0)));
+    const asked = count.invoke.keys;
+    const seen = (known.get(count.invoke.session) ?? []).filter(
+      ({ key, at }) => at < count.invokedAt && (!asked || asked.includes(key)),
+    );
+    const lower = new Set(seen.map(({ key }) => key)).size;
+    const possible = asked ?? [...maybe.keys()];
+    const upper = possible.filter((key) => (maybe.get(key) ?? Infinity) < (count.completedAt ?? 0)).length;
     if (result < lower) {
-      const message = `op ${count.id} (cross-count) counted ${result} keys, but acknowledged appends had created ${lower} before it started`;
+      const message = `op ${count.id} (cross-count) counted ${result} keys, but the session had created or seen ${lower} of its keys before it started`;
       return [{ kind: 'lost-append', message, ops: [count.id] }];
     }
     if (result > upper) {
@@ -250,11 +263,6 @@ function firstDifference(a: readonly number[], b: readonly number[]): number {
   return at === -1 ? a.length : at;
 }
 
-/** How many distinct keys the operations append to. */
-function keyCount(appends: readonly Operation[]): number {
-  return new Set(appends.map((op) => op.invoke.key)).size;
-}
-
 /** Ids of the operations that appended `value`. */
 function appenderIds(history: IndexedHistory, value: number): number[] {
   return (history.appendersOf.get(value) ?? []).map((op) => op.id);
@@ -265,4 +273,24 @@ function describe(observations: readonly Observation[], max = 4): string {
   const sources = [...new Set(observations.map((o) => o.source))];
   const shown = sources.slice(0, max).join(', ');
   return sources.length > max ? `${shown} and ${sources.length - max} more` : shown;
+}
+
+/** Per session: each key it created (acknowledged append) or saw holding values, and when (completion). */
+function keysKnownBySession(history: IndexedHistory): Map<number, { key: string; at: number }[]> {
+  const known = new Map<number, { key: string; at: number }[]>();
+  const note = (op: Operation, key: string) => {
+    const list = known.get(op.invoke.session) ?? [];
+    list.push({ key, at: op.completedAt ?? Infinity });
+    known.set(op.invoke.session, list);
+  };
+  for (const op of history.operations) {
+    if (outcome(op) !== 'ok') continue;
+    const result = op.completion?.result;
+    if (isAppend(op)) note(op, op.invoke.key!);
+    else if (op.invoke.f === 'read' && Array.isArray(result) && result.length) note(op, op.invoke.key!);
+    else if (op.invoke.f === 'cross-find' && result && typeof result === 'object' && !Array.isArray(result)) {
+      for (const [key, list] of Object.entries(result)) if (list.length) note(op, key);
+    }
+  }
+  return known;
 }

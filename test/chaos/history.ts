@@ -51,6 +51,8 @@ export interface InvokeEvent extends EventBase {
   value?: number;
   /** For `read`: the consistency token the read carried (absent: none yet). */
   token?: string;
+  /** For `cross-find` / `cross-count`: the keys asked for (absent: every key). */
+  keys?: string[];
 }
 
 /** An operation's end. */

@@ -192,7 +192,8 @@ async function runOnApp(app: INestApplication, topology: EmbeddedTopology, run: 
   }
   if (cancel.aborted) return false;
   progress('healed; waiting for replicas to catch up and pools to settle');
-  log.record(await finalState(registry, nemesis, topology, keysOfShard, run));
+  const used = workload.status === 'fulfilled' ? workload.value.keys : keys;
+  log.record(await finalState(registry, nemesis, topology, await keysByShard(app.get(ShardingService), used), run));
   return true;
 }
 

@@ -24,8 +24,10 @@ export interface WorkloadOptions {
   url: string;
   /** Concurrent sessions (logical clients). */
   sessions: number;
-  /** The key space. */
+  /** The first keys (the number of keys in play at any time); each retires after `appendsPerKey` appends. */
   keys: readonly string[];
+  /** Appends a key takes before a new key replaces it, so lists (and reads of them) stay short. @default 40 */
+  appendsPerKey?: number;
   /** The run's random source; every session forks its own. */
   random: Random;
   log: HistoryLog;
@@ -42,6 +44,52 @@ export interface WorkloadSummary {
   operations: number;
   /** Sessions retired after an operation whose request may still run on the server. */
   retiredSessions: number;
+  /** Every key the run used. */
+  keys: string[];
+}
+
+/**
+ * The keys in play: a fixed number of slots, each holding a key until it has taken its share of
+ * appends, then a new key (Jepsen's list-append retires keys the same way: lists stay short, so reads
+ * and the history stay small however long the run).
+ */
+class KeySpace {
+  private readonly active: string[];
+  private readonly appends = new Map<string, number>();
+  readonly used: string[];
+  private next = 0;
+
+  constructor(
+    first: readonly string[],
+    private readonly appendsPerKey: number,
+  ) {
+    this.active = [...first];
+    this.used = [...first];
+  }
+
+  /** A key for a read. */
+  pick(random: Random): string {
+    return random.pick(this.active);
+  }
+
+  /** A key for an append: counted, and replaced by a new key once it had its share. */
+  pickForAppend(random: Random): string {
+    const slot = random.int(0, this.active.length - 1);
+    const key = this.active[slot];
+    const appends = (this.appends.get(key) ?? 0) + 1;
+    this.appends.set(key, appends);
+    if (appends >= this.appendsPerKey) {
+      const fresh = `r${String(this.next++).padStart(4, '0')}`;
+      this.active[slot] = fresh;
+      this.used.push(fresh);
+    }
+    return key;
+  }
+
+  /** The keys in play now (what cross-shard reads ask for). */
+  snapshot(): string[] {
+    return [...this.active].sort();
+  }
 }
 
 /** An operation's end as the workload saw it, before it becomes a completion event. */
@@ -62,13 +110,20 @@ type Outcome =
  * session's operations never overlap, on the server either.
  */
 export async function runWorkload(options: WorkloadOptions): Promise<WorkloadSummary> {
-  const state = { nextOp: 1, nextValue: 1, nextSession: options.sessions, operations: 0, retired: 0 };
+  const state = {
+    nextOp: 1,
+    nextValue: 1,
+    nextSession: options.sessions,
+    operations: 0,
+    retired: 0,
+    keys: new KeySpace(options.keys, options.appendsPerKey ?? 40),
+  };
   await Promise.all(
     Array.from({ length: options.sessions }, (_, index) =>
       runSession(options, options.random.fork(index + 1), index, state),
     ),
   );
-  return { operations: state.operations, retiredSessions: state.retired };
+  return { operations: state.operations, retiredSessions: state.retired, keys: state.keys.used };
 }
 
 interface SharedState {
@@ -77,6 +132,7 @@ interface SharedState {
   nextSession: number;
   operations: number;
   retired: number;
+  keys: KeySpace;
 }
 
 async function runSession(options: WorkloadOptions, random: Random, first: number, state: SharedState): Promise<void> {
@@ -84,15 +140,21 @@ async function runSession(options: WorkloadOptions, random: Random, first: numbe
   let token: string | undefined;
   while (!options.finish.aborted && !options.cancel.aborted) {
     const f = random.weighted(MIX);
-    const key = random.pick(options.keys);
     const via: AppendPath = random.chance(0.5) ? 'flush' : 'upsert';
     const thinkMs = random.int(0, 20);
     const op = state.nextOp++;
     state.operations++;
     const writes = f === 'append' || f === 'append-read';
     const invoke: AppendInvoke | Omit<InvokeEvent, 'time'> = writes
-      ? { type: 'invoke', op, session, f, key, value: state.nextValue++, via }
-      : { type: 'invoke', op, session, f, ...(f === 'read' && { key }), ...(token !== undefined && { token }) };
+      ? { type: 'invoke', op, session, f, key: state.keys.pickForAppend(random), value: state.nextValue++, via }
+      : {
+          type: 'invoke',
+          op,
+          session,
+          f,
+          ...(f === 'read' ? { key: state.keys.pick(random) } : { keys: state.keys.snapshot() }),
+          ...(token !== undefined && { token }),
+        };
     options.log.record(invoke);
     let outcome: Outcome;
     try {
@@ -146,14 +208,14 @@ async function perform(
   invoke: Omit<InvokeEvent, 'time'> & { via?: AppendPath },
   token: string | undefined,
 ): Promise<Outcome> {
-  const { f, key, value, via } = invoke;
+  const { f, key, value, via, keys } = invoke;
   const writes = f === 'append' || f === 'append-read';
   const request: { method: string; path: string; body?: object } =
     f === 'append' || f === 'append-read'
       ? { method: 'POST', path: `/lists/${key}/${f}`, body: { value, via } }
       : f === 'read'
         ? { method: 'GET', path: `/lists/${key}` }
-        : { method: 'GET', path: f === 'cross-find' ? '/lists' : '/count' };
+        : { method: 'GET', path: `${f === 'cross-find' ? '/lists' : '/count'}?keys=${keys!.join(',')}` };
   const timeoutMs = options.opTimeoutMs ?? 10_000;
   let response: Response;
   let text: string;
