@@ -92,6 +92,6 @@ export type {
   CrossShardStreamOptions,
   ShardFailurePolicy,
 } from './cross-shard/cross-shard.options.js';
-export { CrossShardQueryError } from './errors/cross-shard-query.error.js';
+export { CrossShardBoundError, CrossShardQueryError } from './errors/cross-shard-query.error.js';
 export type { ShardFailure } from './errors/cross-shard-query.error.js';
 export { InvalidCursorError } from './errors/invalid-cursor.error.js';

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, HttpStatus, type ExceptionFilter } from '@nestjs/common';
 import {
   CommitOutcomeUnknownError,
+  CrossShardBoundError,
   CrossShardQueryError,
   InvalidConsistencyTokenError,
   InvalidCursorError,
@@ -28,7 +29,8 @@ export class ShardingErrorsFilter implements ExceptionFilter {
       ? HttpStatus.SERVICE_UNAVAILABLE
       : error instanceof InvalidConsistencyTokenError ||
           error instanceof ShardKeyMissingError ||
-          error instanceof InvalidCursorError
+          error instanceof InvalidCursorError ||
+          error instanceof CrossShardBoundError
         ? HttpStatus.BAD_REQUEST
         : HttpStatus.INTERNAL_SERVER_ERROR;
     const body = {

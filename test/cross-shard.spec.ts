@@ -1,6 +1,14 @@
+import { createHash, createHmac } from 'node:crypto';
 import { raw } from '@mikro-orm/postgresql';
 import { Test } from '@nestjs/testing';
-import { CrossShardQuery, InvalidCursorError, ShardingModule, ShardingService } from '../lib/index.js';
+import {
+  CrossShardBoundError,
+  CrossShardQuery,
+  InvalidCursorError,
+  NodeRegistry,
+  ShardingModule,
+  ShardingService,
+} from '../lib/index.js';
 import { plain, referenceFind, SEED, setUp, tearDown, type Setup } from './support/cross-shard-setup.js';
 import { Item, LABELS, prng, type ItemRow } from './support/items.js';
 import { eventually } from './support/pids.js';
@@ -233,9 +241,64 @@ describe.each([
       await expect(
         signed.get(CrossShardQuery).findByCursor(Item, {}, { orderBy: { rank: 'asc' }, first: 5, after: cursor }),
       ).rejects.toThrow(InvalidCursorError);
+      // the shared key is random, kept on the first shard, derived from nothing a client can see: a
+      // cursor re-signed with a key made from the topology (what 0.3 did) is refused
+      const [{ value }] = await setup.topology
+        .server(setup.topology.servers[0].shard)
+        .query<{ value: string }>("select value from sharding_metadata where key = 'cursor_secret'");
+      expect(value.length).toBeGreaterThanOrEqual(40);
+      const registry = setup.moduleRef.get(NodeRegistry);
+      const topologyKey = createHash('sha256')
+        .update(`nestjs-mikro-orm-sharding cursors\n${registry.nodes.map((n) => `${n.id}=${n.address}`).join('\n')}`)
+        .digest('base64url');
+      const [body] = cursor.split('.');
+      const resigned = `${body}.${createHmac('sha256', topologyKey).update(body).digest('base64url').slice(0, 22)}`;
+      await expect(
+        twin.get(CrossShardQuery).findByCursor(Item, {}, { orderBy: { rank: 'asc' }, first: 5, after: resigned }),
+      ).rejects.toThrow(/signature/);
     } finally {
       await twin.close();
       await signed.close();
+    }
+  });
+
+  it('bounded work: an offset over maxOffset, a page over maxRows, or a find matching more rows is refused, nothing sent', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        ShardingModule.forRoot({
+          shards: setup.topology.shards,
+          mikroOrm: { entities: [Item] },
+          crossShard: { maxOffset: 3, maxRows: 5 },
+        }),
+      ],
+    }).compile();
+    const app = await moduleRef.init();
+    try {
+      const query = app.get(CrossShardQuery);
+      const before = app
+        .get(NodeRegistry)
+        .health()
+        .reduce((sum, n) => sum + n.counters.queries, 0);
+      for (const [call, bound] of [
+        [() => query.find(Item, {}, { offset: 4, limit: 1 }), 'maxOffset'],
+        [() => query.find(Item, {}, { limit: 6 }), 'maxRows'],
+        [() => query.findByCursor(Item, {}, { first: 6 }), 'maxRows'],
+      ] as const) {
+        const error = await call().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(CrossShardBoundError);
+        expect(error).toMatchObject({ bound, message: expect.stringMatching(/findByCursor\(\)/) });
+      }
+      expect(
+        app
+          .get(NodeRegistry)
+          .health()
+          .reduce((sum, n) => sum + n.counters.queries, 0),
+      ).toBe(before);
+      // within the bounds: answered; a find without a limit that matches more than maxRows: refused
+      expect((await query.find(Item, {}, { offset: 3, limit: 5 })).items).toHaveLength(5);
+      await expect(query.find(Item, {})).rejects.toThrow(/more than crossShard.maxRows \(5\) rows match/);
+    } finally {
+      await app.close();
     }
   });
 

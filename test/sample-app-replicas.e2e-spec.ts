@@ -107,6 +107,44 @@ describe('sample app over HTTP: replicas', () => {
     expect(refused.body.message).toMatch(/^UsersController\.findOne \(request header x-shard-consistency\): /);
   });
 
+  it('tokens from clients: ignored where no replica is read, merged when sent twice, and a forged position cannot pin reads on the primary', async () => {
+    // a request that reads no replica never looks at the token
+    await request(running.url).get('/health').set(TOKEN, 'garbage').expect(200);
+    const bad = await request(running.url).get('/users/1').set(TOKEN, 'garbage').expect(400);
+    expect(bad.body.error).toBe('InvalidConsistencyTokenError');
+
+    const ids: string[] = [];
+    const tokens: string[] = [];
+    while (new Set(ids.map((id) => decodeShardId(id).shardIndex)).size < 2) {
+      const created = await request(running.url).post('/users').send({ email: 't@x.io', name: 'T' }).expect(201);
+      ids.push((created.body as UserBody).data.id);
+      tokens.push(created.headers[TOKEN] as string);
+    }
+    // the header sent twice (joined "a, b" by the server): both tokens count
+    const both = await request(running.url)
+      .get(`/users/${ids[0]}`)
+      .set(TOKEN, [tokens[0], tokens.at(-1)!] as unknown as string)
+      .expect(200);
+    const positions = JSON.parse(Buffer.from((both.headers[TOKEN] as string).slice(3), 'base64url').toString());
+    expect(Object.keys(positions).sort()).toEqual(['s0', 's1']);
+
+    // a position far beyond anything the primary wrote: capped to the primary's, so a replica answers
+    const id = ids[0];
+    const shard = `s${decodeShardId(id).shardIndex}`;
+    await until('the replica has the user', async () => {
+      const rows = await topology.server(shard, 'replica').query('select 1 from users where id = $1', [id]);
+      return rows.length === 1;
+    });
+    const forged = 'c1.' + Buffer.from(JSON.stringify({ [shard]: 'FFFFFFF/FFFFFFFF' })).toString('base64url');
+    await until('a read with the forged token is served by the replica', async () => {
+      const read = await request(running.url).get(`/users/${id}`).set(TOKEN, forged).expect(200);
+      return read.headers['x-served-by'] === `${shard}/replica-1`;
+    });
+    const answered = await request(running.url).get(`/users/${id}`).set(TOKEN, forged).expect(200);
+    const echoed = JSON.parse(Buffer.from((answered.headers[TOKEN] as string).slice(3), 'base64url').toString());
+    expect(echoed[shard]).not.toBe('FFFFFFF/FFFFFFFF');
+  });
+
   it('primary down: writes answer 503 with a clear body, reads go on from the replica, /health says so; back up, writes resume', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) {

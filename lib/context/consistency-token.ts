@@ -16,6 +16,24 @@ export function encodeConsistencyToken(positions: ReadonlyMap<string, bigint>): 
 }
 
 /**
+ * Reads what a request header holds: one token, or several when the header was sent more than once
+ * (HTTP servers join repeated headers with ", "): their positions merge, the furthest per shard.
+ */
+export function decodeConsistencyTokens(
+  header: string,
+  shards: readonly string[],
+  source = 'consistency token',
+): Map<string, bigint> {
+  const merged = new Map<string, bigint>();
+  for (const token of header.split(',')) {
+    for (const [shard, lsn] of decodeConsistencyToken(token.trim(), shards, source)) {
+      if (!(merged.get(shard)! >= lsn)) merged.set(shard, lsn);
+    }
+  }
+  return merged;
+}
+
+/**
  * Reads a token back. Shards this topology does not have are ignored (a token may outlive a topology
  * change); anything that is not a token of ours is an `InvalidConsistencyTokenError` naming `source`
  * (where the token came from: a request header, a `run()` option).

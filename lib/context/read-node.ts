@@ -42,6 +42,10 @@ export function chooseReadNode(
     return usablePrimary(shard, primary, false);
   }
   const required = readYourWrites ? scope.requiredPosition(shard) : undefined;
+  if (required !== undefined && !(primary.health.lsn! >= required) && scope.worthCheckingLive(shard)) {
+    // a token's position the primary is not known to have reached: forged, or written a moment ago
+    return capToPrimary(runtime, scope, shard, primary, required);
+  }
   const pinned = scope.replica(shard);
   if (pinned && isEligible(pinned, maxLagMs, required)) return pinned;
   const eligible = eligibleReplicas(replicas, maxLagMs, required);
@@ -85,6 +89,32 @@ export function rerouteRead(
   if (runtime.settings.whenNoReplica === 'fail' || primary.health.isDown) return undefined;
   primary.health.counters.fallbacks++;
   return primary;
+}
+
+/**
+ * Asks the primary where it is (one round trip) and lowers the token's position to that: a client
+ * cannot pin a shard's reads on its primary with a position nobody wrote. Then chooses as usual.
+ */
+async function capToPrimary(
+  runtime: ShardingRuntime,
+  scope: RequestScope,
+  shard: string,
+  primary: ShardNode,
+  required: bigint,
+): Promise<ShardNode> {
+  try {
+    const ms = runtime.settings.checkTimeoutMs;
+    const query = executeOnNode<{ lsn: string | null }[]>(primary, 'select pg_current_wal_insert_lsn()::text as lsn');
+    const [row] = await withTimeout(query, ms, noAnswerWithin(ms));
+    const lsn = parseLsn(row?.lsn);
+    if (lsn === undefined) return usablePrimary(shard, primary, false);
+    primary.health.advanceLsn(lsn);
+    if (required > lsn) scope.capPosition(shard, lsn);
+  } catch {
+    // the primary did not say: keep the position (reads go to the primary, which will tell)
+    return usablePrimary(shard, primary, false);
+  }
+  return chooseReadNode(runtime, scope, shard);
 }
 
 async function checkLive(

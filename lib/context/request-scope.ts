@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ShardNode } from '../topology/shard-node.js';
+import { decodeConsistencyTokens } from './consistency-token.js';
 import type { ShardingRuntime } from './sharding-runtime.js';
 
 /**
@@ -24,6 +25,8 @@ export class RequestScope {
    */
   private positions: Map<string, { lsn: bigint; covers: number; fromToken: boolean }> | undefined;
   lockedShard: string | undefined;
+  /** A request header's token, decoded at the first position asked (a context that reads no replica never does). */
+  private pendingToken: { header: string; source: string } | undefined;
 
   constructor(
     readonly runtime: ShardingRuntime,
@@ -95,7 +98,29 @@ export class RequestScope {
 
   /** Reads of the shard must see at least this WAL position (a commit here, or the incoming token). */
   requiredPosition(shard: string): bigint | undefined {
+    if (this.pendingToken) this.settleToken();
     return this.positions?.get(shard)?.lsn;
+  }
+
+  /**
+   * Lowers a position that came with a token to `lsn` (where the shard's primary is: a position beyond it
+   * was never written, and would send every read to the primary).
+   */
+  capPosition(shard: string, lsn: bigint): void {
+    const known = this.positions?.get(shard);
+    if (known && known.lsn > lsn) this.positions!.set(shard, { ...known, lsn });
+  }
+
+  /** Keeps a request header's token to decode when a position is first needed. */
+  adoptTokenLater(header: string, source: string): void {
+    this.pendingToken = { header, source };
+  }
+
+  /** Decodes the pending token (`InvalidConsistencyTokenError` when it is not one of ours). */
+  private settleToken(): void {
+    const { header, source } = this.pendingToken!;
+    this.pendingToken = undefined;
+    this.adoptToken(decodeConsistencyTokens(header, this.runtime.registry.shardNames, source));
   }
 
   /** How many of the shard's writes the recorded position covers. */
@@ -129,11 +154,22 @@ export class RequestScope {
    * practically never replayed it yet, and the read would pay two round trips instead of one).
    */
   worthCheckingLive(shard: string): boolean {
+    if (this.pendingToken) this.settleToken();
     return this.positions?.get(shard)?.fromToken ?? false;
   }
 
-  /** Every shard's required WAL position: what the consistency token carries. */
+  /**
+   * Every shard's required WAL position: what the consistency token carries. An incoming token that is
+   * not valid is left out (the response still gets the positions of this context's own writes).
+   */
   recordedPositions(): ReadonlyMap<string, bigint> {
+    if (this.pendingToken) {
+      try {
+        this.settleToken();
+      } catch {
+        // never read: the request did not need it, and the answer must not fail for it
+      }
+    }
     return new Map([...(this.positions ?? [])].map(([shard, { lsn }]) => [shard, lsn]));
   }
 }

@@ -9,7 +9,7 @@ import { resolveShard, type ShardStrategy } from '../routing/shard-strategy.js';
 import { parseLsn } from '../topology/lsn.js';
 import type { NodeRegistry } from '../topology/node-registry.js';
 import type { ShardNode } from '../topology/shard-node.js';
-import { decodeConsistencyToken } from './consistency-token.js';
+import { decodeConsistencyTokens } from './consistency-token.js';
 import { currentFrame, outsideContext } from './context-store.js';
 import { rerouteRead } from './read-node.js';
 import { RequestScope, type CallFrame } from './request-scope.js';
@@ -85,11 +85,14 @@ export class ShardingRuntime {
     lockToOneShard = this.settings.lockRequestToOneShard,
     consistencyToken?: string,
     tokenSource?: string,
+    fromHeader = false,
   ): RequestScope {
     const scope = new RequestScope(this, lockToOneShard);
-    if (consistencyToken) {
-      scope.adoptToken(decodeConsistencyToken(consistencyToken, this.registry.shardNames, tokenSource));
-    }
+    if (!consistencyToken) return scope;
+    // a header's token is a client's: decoded when a read needs it (a health check never does);
+    // an option of run()/withContext() is the application's own: checked at once
+    if (fromHeader) scope.adoptTokenLater(consistencyToken, tokenSource ?? 'request header');
+    else scope.adoptToken(decodeConsistencyTokens(consistencyToken, this.registry.shardNames, tokenSource));
     return scope;
   }
 

@@ -37,8 +37,8 @@ export class ShardingInterceptor implements NestInterceptor {
     const http = context.switchToHttp();
     const header = this.runtime.settings.consistencyHeader;
     const incoming = (http.getRequest<{ headers?: HeaderBag }>().headers ?? {})[header];
-    const token = Array.isArray(incoming) ? incoming.at(-1) : incoming;
-    const scope = this.runtime.newScope(undefined, token, `${caller} (request header ${header})`);
+    const token = Array.isArray(incoming) ? incoming.join(',') : incoming;
+    const scope = this.runtime.newScope(undefined, token, `${caller} (request header ${header})`, true);
     const frame = callFrame(scope, caller, false);
     const reply = http.getResponse<Reply>();
     return runInFrame(frame, () => next.handle()).pipe(

@@ -102,6 +102,7 @@ export function mergeAggregates(plan: AggregatePlan, shardRows: readonly Record<
   const terms: SortTerm[] = plan.groupBy.map((g) => ({
     property: g.property,
     kind: g.kind,
+    columnType: undefined,
     descending: false,
     nullsFirst: false,
     nullable: true,

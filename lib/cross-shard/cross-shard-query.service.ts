@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { EntityMetadata, EntityName, FilterQuery } from '@mikro-orm/core';
 import { raw, type EntityManager } from '@mikro-orm/postgresql';
 import type { ShardingRuntime } from '../context/sharding-runtime.js';
 import type { ShardingService } from '../context/sharding.service.js';
-import { CrossShardQueryError } from '../errors/cross-shard-query.error.js';
+import { CrossShardBoundError, CrossShardQueryError } from '../errors/cross-shard-query.error.js';
 import { planAggregate, mergeAggregates } from './aggregate-merge.js';
 import type {
   AggregateRow,
@@ -18,6 +17,7 @@ import type {
 } from './cross-shard.options.js';
 import { CrossShardStream } from './cross-shard-stream.js';
 import { CursorCodec, queryFingerprint } from './cursor-codec.js';
+import { deploymentSecret } from './deployment-secret.js';
 import { mergeSorted } from './k-way-merge.js';
 import { keysetFilter } from './keyset-filter.js';
 import { fanOut, type FanOutSettings, type ShardTask } from './shard-fan-out.js';
@@ -31,6 +31,8 @@ export const CROSS_SHARD_DEFAULTS = {
   timeoutMs: 30_000,
   onShardFailure: 'fail',
   streamBatchSize: 1_000,
+  maxOffset: 1_000,
+  maxRows: 10_000,
 } as const;
 
 const CANCEL = { inflightQueryAbortStrategy: 'cancel query' } as const;
@@ -45,7 +47,8 @@ const CANCEL = { inflightQueryAbortStrategy: 'cancel query' } as const;
  */
 export class CrossShardQuery {
   private readonly settings: Required<Omit<CrossShardOptions, 'cursorSecret'>>;
-  private readonly cursors: CursorCodec;
+  /** Made at the first cursor use: without `cursorSecret` its key is read from the first shard. */
+  private cursors: Promise<CursorCodec> | undefined;
   /** Compiles SQL only (shared metadata and platform); never runs a query. */
   private readonly compiler: EntityManager;
 
@@ -60,9 +63,28 @@ export class CrossShardQuery {
       timeoutMs: options.timeoutMs ?? CROSS_SHARD_DEFAULTS.timeoutMs,
       onShardFailure: options.onShardFailure ?? CROSS_SHARD_DEFAULTS.onShardFailure,
       streamBatchSize: options.streamBatchSize ?? CROSS_SHARD_DEFAULTS.streamBatchSize,
+      maxOffset: options.maxOffset ?? CROSS_SHARD_DEFAULTS.maxOffset,
+      maxRows: options.maxRows ?? CROSS_SHARD_DEFAULTS.maxRows,
     };
     this.compiler = runtime.registry.nodes[0].orm.em.fork({ clear: true, disableContextResolution: true });
-    this.cursors = new CursorCodec(options.cursorSecret ?? topologyKey(runtime));
+    if (options.cursorSecret) this.cursors = Promise.resolve(new CursorCodec(options.cursorSecret));
+  }
+
+  /** The cursor codec; its deployment secret is fetched once (again after a failure). */
+  private cursorCodec(): Promise<CursorCodec> {
+    this.cursors ??= deploymentSecret(
+      this.runtime.registry,
+      'cursor_secret',
+      'crossShard.cursorSecret',
+      this.runtime.settings.checkTimeoutMs,
+    ).then(
+      (secret) => new CursorCodec(secret),
+      (error: unknown) => {
+        this.cursors = undefined;
+        throw error;
+      },
+    );
+    return this.cursors;
   }
 
   /**
@@ -79,9 +101,15 @@ export class CrossShardQuery {
     const meta = this.meta(entity);
     const caller = `CrossShardQuery.find(${meta.className})`;
     const terms = totalOrder(meta, options.orderBy, caller);
+    const { maxOffset, maxRows } = this.settings;
     const offset = count(options.offset ?? 0, 'offset', caller);
+    if (offset > maxOffset)
+      throw tooMuch(caller, 'maxOffset', `offset ${offset} is over crossShard.maxOffset (${maxOffset})`);
     const limit = options.limit === undefined ? undefined : count(options.limit, 'limit', caller);
-    const perShard = limit === undefined ? undefined : limit + offset;
+    if (limit !== undefined && limit > maxRows)
+      throw tooMuch(caller, 'maxRows', `limit ${limit} is over crossShard.maxRows (${maxRows})`);
+    // without a limit, one row more than allowed per shard tells that the answer would be too big
+    const perShard = limit === undefined ? offset + maxRows + 1 : limit + offset;
     const read = sortedReader(
       {
         entity,
@@ -95,7 +123,9 @@ export class CrossShardQuery {
       this.compiler,
     );
     const { results, missing } = await this.onShards(meta, where, options, caller, read);
-    const chosen = mergeSorted([...results.values()], byKey(terms), offset, limit);
+    const chosen = mergeSorted([...results.values()], byKey(terms), offset, limit ?? maxRows + 1);
+    if (chosen.length > maxRows)
+      throw tooMuch(caller, 'maxRows', `more than crossShard.maxRows (${maxRows}) rows match`);
     return { items: chosen.map((c) => c.take()), missingShards: missing };
   }
 
@@ -113,8 +143,12 @@ export class CrossShardQuery {
     const caller = `CrossShardQuery.findByCursor(${meta.className})`;
     const terms = totalOrder(meta, options.orderBy, caller);
     const first = count(options?.first, 'first', caller, 1);
+    if (first > this.settings.maxRows) {
+      throw tooMuch(caller, 'maxRows', `first ${first} is over crossShard.maxRows (${this.settings.maxRows})`);
+    }
     const fingerprint = this.fingerprint(meta, terms, where);
-    const after = options.after ? this.cursors.decode(options.after, fingerprint, terms.length, caller) : undefined;
+    const cursors = await this.cursorCodec();
+    const after = options.after ? cursors.decode(options.after, fingerprint, terms, caller) : undefined;
     const seek = after ? { $and: [asFilter(meta, where), keysetFilter(terms, after)] } : asFilter(meta, where);
     // one more row than the page tells whether a next page exists
     const read = sortedReader(
@@ -129,7 +163,7 @@ export class CrossShardQuery {
     return {
       items: page.map((c) => c.take()),
       hasNextPage,
-      nextCursor: hasNextPage && last ? this.cursors.encode(fingerprint, last.key) : null,
+      nextCursor: hasNextPage && last ? cursors.encode(fingerprint, last.key) : null,
       missingShards: missing,
     };
   }
@@ -310,10 +344,11 @@ function count(value: unknown, name: string, caller: string, min = 0): number {
   return value as number;
 }
 
-/** The same for every instance of one deployment (and across restarts): shard names and node addresses. */
-function topologyKey(runtime: ShardingRuntime): string {
-  const nodes = runtime.registry.nodes.map((node) => `${node.id}=${node.address}`);
-  return createHash('sha256')
-    .update(`nestjs-mikro-orm-sharding cursors\n${nodes.join('\n')}`)
-    .digest('base64url');
+/** One request may not hold more than the bounds allow: the way to get more is a cursor or a stream. */
+function tooMuch(caller: string, bound: CrossShardBoundError['bound'], what: string): CrossShardBoundError {
+  return new CrossShardBoundError(
+    `${caller}: ${what}. Each shard returns limit + offset rows to be merged, so deep offsets and big pages cost ` +
+      'memory and time on every shard: page with findByCursor(), read everything with stream(), or raise the bound.',
+    bound,
+  );
 }

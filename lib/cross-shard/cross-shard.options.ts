@@ -20,13 +20,25 @@ export interface CrossShardOptions {
   /** `fail`: throw `CrossShardQueryError`; `partial`: answer without the shard and say so. @default 'fail' */
   onShardFailure?: ShardFailurePolicy;
   /**
-   * Secret that signs cursors (HMAC): set it, the same on every instance, so that clients cannot forge
-   * a cursor. Without it cursors are signed with a key derived from the topology (shard names and node
-   * addresses): the same on every instance and across restarts, and an edited or foreign cursor is
-   * still refused, but somebody who knows the topology could forge one.
-   * @default a key derived from the topology
+   * Secret that signs cursors (HMAC, at least 16 characters), the same on every instance. Without it a
+   * random secret is made once and kept in the `sharding_metadata` table on the first shard's primary
+   * (created if missing), read at the first cursor use: every instance and every restart find the same
+   * one. Set it when the database user may not create that table, when cursor paging must work while
+   * the first shard's primary is down, or to rotate it.
+   * @default a random secret kept on the first shard
    */
   cursorSecret?: string;
+  /**
+   * The largest `offset` of `find()`: each shard returns `limit + offset` rows to be merged, so a deep
+   * offset costs memory and time on every shard. Deeper pages: `findByCursor()` or `stream()`.
+   * @default 1000
+   */
+  maxOffset?: number;
+  /**
+   * The most rows one `find()` or `findByCursor()` may return (`limit`, `first`; a `find` without
+   * `limit` that matches more fails). More: `stream()`. @default 10000
+   */
+  maxRows?: number;
   /** Rows fetched per shard per round trip by `stream()`. @default 1000 */
   streamBatchSize?: number;
 }

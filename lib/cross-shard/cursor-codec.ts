@@ -1,7 +1,8 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { InvalidCursorError } from '../errors/invalid-cursor.error.js';
 
-type Encoded = null | number | string | boolean | { d: string } | { b: string } | { n: string };
+import { cursorValue, type EncodedValue as Encoded } from './cursor-values.js';
+import type { SortTerm } from './sort-key.js';
 
 /**
  * Opaque keyset cursors: the last row's sort values plus a fingerprint of the query they belong to,
@@ -17,8 +18,11 @@ export class CursorCodec {
     return `${body}.${this.sign(body)}`;
   }
 
-  /** The sort values of a cursor issued by `encode` for this fingerprint; `InvalidCursorError` otherwise. */
-  decode(cursor: unknown, fingerprint: string, arity: number, caller: string): unknown[] {
+  /**
+   * The sort values of a cursor issued by `encode` for this fingerprint, each checked to be a value of
+   * its sort column; `InvalidCursorError` for anything else (never another error, never a statement).
+   */
+  decode(cursor: unknown, fingerprint: string, terms: readonly SortTerm[], caller: string): unknown[] {
     if (typeof cursor !== 'string' || !/^[\w-]+\.[\w-]+$/.test(cursor)) {
       throw new InvalidCursorError(
         `${caller}: "after" is not a cursor. Pass the nextCursor of the previous page unchanged, or omit "after" for the first page.`,
@@ -33,14 +37,23 @@ export class CursorCodec {
           '(set the same secret on every instance so cursors survive restarts). Start again from the first page.',
       );
     }
-    const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { f: string; k: Encoded[] };
-    if (payload.f !== fingerprint || !Array.isArray(payload.k) || payload.k.length !== arity) {
+    const payload = parsePayload(body);
+    const stored = payload?.f === fingerprint && Array.isArray(payload.k) ? payload.k : undefined;
+    if (!stored || stored.length !== terms.length) {
       throw new InvalidCursorError(
         `${caller}: the cursor belongs to another query (a different entity, orderBy or where). ` +
           'Use a cursor with the query that produced it, or omit "after" for the first page.',
       );
     }
-    return payload.k.map(decodeValue);
+    return terms.map((term, i) => {
+      const value = cursorValue(term, stored[i]);
+      if (value === undefined) {
+        throw new InvalidCursorError(
+          `${caller}: the cursor does not hold a value of ${term.property}. Pass the nextCursor of the previous page unchanged, or omit "after" for the first page.`,
+        );
+      }
+      return value;
+    });
   }
 
   private sign(body: string): string {
@@ -79,9 +92,11 @@ function encodeValue(value: unknown): Encoded {
   return String(value);
 }
 
-function decodeValue(value: Encoded): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  if ('d' in value) return new Date(value.d);
-  if ('b' in value) return BigInt(value.b);
-  return Number(value.n);
+function parsePayload(body: string): { f?: unknown; k?: Encoded[] } | undefined {
+  try {
+    const payload: unknown = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
+    return typeof payload === 'object' && payload !== null ? (payload as { f?: unknown; k?: Encoded[] }) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -7,6 +7,7 @@ const term = (over: Partial<SortTerm>): SortTerm => ({
   nullsFirst: false,
   nullable: true,
   kind: 'other',
+  columnType: undefined,
   ...over,
 });
 

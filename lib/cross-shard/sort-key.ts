@@ -9,6 +9,8 @@ export interface SortTerm {
   nullsFirst: boolean;
   nullable: boolean;
   kind: ValueKind;
+  /** The column's database type (`bigint`, `varchar(255)`, `timestamptz`...): what a cursor value must fit. */
+  columnType: string | undefined;
 }
 
 const DIRECTIONS: Record<string, { descending: boolean; nullsFirst: boolean }> = {
@@ -68,6 +70,7 @@ function termFor(meta: EntityMetadata, property: string, caller: string): Omit<S
     property,
     nullable: !prop.primary && prop.nullable === true, // MikroORM marks nullable properties explicitly
     kind: kindOfColumn(prop.columnTypes?.[0]),
+    columnType: prop.columnTypes?.[0],
   };
 }
 

@@ -41,3 +41,18 @@ export class CrossShardQueryError extends ShardingError {
     );
   }
 }
+
+/**
+ * A cross-shard read asked for more than one request may hold (`crossShard.maxOffset`, `maxRows`):
+ * nothing was sent. The message names the bound; deeper pages need `findByCursor()`, everything
+ * `stream()`. A client's request, not a failure: HTTP apps answer 400.
+ */
+export class CrossShardBoundError extends CrossShardQueryError {
+  constructor(
+    message: string,
+    /** The option whose bound was passed. */
+    readonly bound: 'maxOffset' | 'maxRows',
+  ) {
+    super(message);
+  }
+}

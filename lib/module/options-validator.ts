@@ -25,7 +25,16 @@ const READ_REPLICA_KEYS = [
   'whenNoReplica',
 ];
 const HEALTH_KEYS = ['intervalMs', 'timeoutMs', 'enabled'];
-const CROSS_SHARD_KEYS = ['shardKeys', 'concurrency', 'timeoutMs', 'onShardFailure', 'cursorSecret', 'streamBatchSize'];
+const CROSS_SHARD_KEYS = [
+  'shardKeys',
+  'concurrency',
+  'timeoutMs',
+  'onShardFailure',
+  'cursorSecret',
+  'streamBatchSize',
+  'maxOffset',
+  'maxRows',
+];
 
 /** Validates every module option at once; throws one `ShardingConfigError` listing all problems. */
 export function validateShardingOptions(options: ShardingModuleOptions): void {
@@ -143,7 +152,8 @@ function crossShardProblems({ crossShard }: ShardingModuleOptions): string[] {
   if (crossShard === undefined) return [];
   if (typeof crossShard !== 'object' || crossShard === null) return ['crossShard must be an object'];
   const problems = unknownKeys('crossShard', crossShard, CROSS_SHARD_KEYS);
-  const { shardKeys, concurrency, timeoutMs, onShardFailure, cursorSecret, streamBatchSize } = crossShard;
+  const { shardKeys, concurrency, timeoutMs, onShardFailure, cursorSecret, streamBatchSize, maxOffset, maxRows } =
+    crossShard;
   const positiveInteger = (value: unknown) => Number.isInteger(value) && (value as number) >= 1;
   if (shardKeys !== undefined) {
     const bad =
@@ -156,6 +166,12 @@ function crossShardProblems({ crossShard }: ShardingModuleOptions): string[] {
   }
   if (concurrency !== undefined && !positiveInteger(concurrency)) {
     problems.push(`crossShard.concurrency must be an integer >= 1 (got ${String(concurrency)})`);
+  }
+  if (maxOffset !== undefined && !(Number.isSafeInteger(maxOffset) && (maxOffset as number) >= 0)) {
+    problems.push(`crossShard.maxOffset must be an integer >= 0 (got ${String(maxOffset)})`);
+  }
+  if (maxRows !== undefined && !positiveInteger(maxRows)) {
+    problems.push(`crossShard.maxRows must be an integer >= 1 (got ${String(maxRows)})`);
   }
   if (streamBatchSize !== undefined && !positiveInteger(streamBatchSize)) {
     problems.push(`crossShard.streamBatchSize must be an integer >= 1 (got ${String(streamBatchSize)})`);

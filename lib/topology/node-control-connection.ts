@@ -3,7 +3,8 @@ import { connectionFailure } from './connection-failure.js';
 import { noAnswerWithin, withTimeout } from './with-timeout.js';
 
 /**
- * One connection of its own to a node, beside the application's pool, for health checks and probes:
+ * One connection of its own to a node, beside the application's pool, for health checks, probes and
+ * the library's own small metadata (the deployment's cursor secret):
  * a pool full of busy or stuck connections never hides a healthy server, and a check never waits
  * behind the application's statements. Reconnects on the next check after a failure.
  */
@@ -32,18 +33,18 @@ export class NodeControlConnection {
    * backend), the question is asked again once on a new one: only a server that fails a fresh
    * connection is a server that fails.
    */
-  async query<Row>(sql: string, timeoutMs: number): Promise<Row[]> {
+  async query<Row>(sql: string, timeoutMs: number, params: unknown[] = []): Promise<Row[]> {
     const started = performance.now();
     try {
-      return await this.queryOnce<Row>(sql, timeoutMs);
+      return await this.queryOnce<Row>(sql, timeoutMs, params);
     } catch (error) {
       const left = timeoutMs - (performance.now() - started);
       if (connectionFailure(error) !== 'lost' || left < 1) throw error;
-      return this.queryOnce<Row>(sql, left);
+      return this.queryOnce<Row>(sql, left, params);
     }
   }
 
-  private async queryOnce<Row>(sql: string, timeoutMs: number): Promise<Row[]> {
+  private async queryOnce<Row>(sql: string, timeoutMs: number, params: unknown[]): Promise<Row[]> {
     const started = performance.now();
     const client = await withTimeout(this.pool.connect(), timeoutMs, noAnswerWithin(timeoutMs), (late) => {
       void late.then(
@@ -53,7 +54,7 @@ export class NodeControlConnection {
     });
     const left = Math.max(1, timeoutMs - (performance.now() - started));
     try {
-      const result = await withTimeout(client.query(sql), left, noAnswerWithin(timeoutMs));
+      const result = await withTimeout(client.query(sql, params), left, noAnswerWithin(timeoutMs));
       client.release();
       return result.rows as Row[];
     } catch (error) {

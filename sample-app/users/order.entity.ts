@@ -7,10 +7,13 @@ export const OrderSchema = defineEntity({
   tableName: 'orders',
   properties: {
     id: p.bigint('string').primary(),
-    user: () => p.manyToOne(User),
+    // no index of its own: (user_id, id) below serves the foreign key and joins too
+    user: () => p.manyToOne(User).index(false),
     totalCents: p.integer(),
     createdAt: p.datetime().onCreate(() => new Date()),
   },
+  // a user's orders, listed by id (GET /users/:id/orders), in one index range scan
+  indexes: [{ properties: ['user', 'id'] }],
 });
 
 export class Order extends OrderSchema.class {}

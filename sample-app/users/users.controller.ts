@@ -1,4 +1,5 @@
 import {
+  BadRequestException,
   Body,
   Controller,
   Get,
@@ -9,20 +10,18 @@ import {
   Post,
   Query,
   Res,
-  BadRequestException,
 } from '@nestjs/common';
-import { InvalidCursorError } from '../../lib/index.js';
+import { InvalidCursorError, ShardRoutingError } from '../../lib/index.js';
 import type { Order } from './order.entity.js';
 import type { User } from './user.entity.js';
+import { newOrder, newUser, userId, userPatch } from './user-input.js';
 import { USER_SORTS, UsersDirectory, type UserSort } from './users-directory.service.js';
-import { UsersService, type CreateUserDto, type Served } from './users.service.js';
+import { UsersService, type Served } from './users.service.js';
 
 /** The minimal response surface both Express and Fastify replies offer. */
 interface HeaderSink {
   header(name: string, value: string): unknown;
 }
-
-const ID = /^\d{1,20}$/;
 
 /**
  * Users and orders over HTTP. Every response says which node served it: the `x-served-by` header
@@ -58,48 +57,60 @@ export class UsersController {
       }
     }
     const limit = whole(query.limit ?? '20', 'limit', 1, 100);
-    const offset = whole(query.offset ?? '0', 'offset', 0, 100_000);
+    // the library's crossShard.maxOffset (default 1000): deeper pages take the cursor
+    const offset = whole(query.offset ?? '0', 'offset', 0, 1_000);
     return { items: (await this.directory.list(orderBy, order, limit, offset)).items };
   }
 
   @Post()
-  async create(@Body() body: Partial<CreateUserDto>, @Res({ passthrough: true }) res: HeaderSink) {
-    if (typeof body?.email !== 'string' || typeof body?.name !== 'string') {
-      throw new BadRequestException('Send { "email": string, "name": string }.');
-    }
-    return reply(res, await this.users.create({ email: body.email, name: body.name }));
+  async create(@Body() body: unknown, @Res({ passthrough: true }) res: HeaderSink) {
+    return reply(res, await this.users.create(newUser(body)));
   }
 
   @Get(':id')
   async findOne(@Param('id') id: string, @Res({ passthrough: true }) res: HeaderSink) {
-    return reply(res, found(await this.users.findOne(checkId(id)), 'user', id));
+    const key = userId(id);
+    return reply(res, await this.forUser(key, () => this.users.findOne(key)));
   }
 
   @Patch(':id')
-  async update(
-    @Param('id') id: string,
-    @Body() body: Partial<CreateUserDto>,
-    @Res({ passthrough: true }) res: HeaderSink,
-  ) {
-    found(await this.users.update(checkId(id), body ?? {}), 'user', id);
+  async update(@Param('id') id: string, @Body() body: unknown, @Res({ passthrough: true }) res: HeaderSink) {
+    const key = userId(id);
+    const patch = userPatch(body);
+    await this.forUser(key, () => this.users.update(key, patch));
     // read back as any later GET would (a replica): read-your-writes makes it see this update
-    return reply(res, found(await this.users.findOne(id), 'user', id));
+    return reply(res, await this.forUser(key, () => this.users.findOne(key)));
   }
 
   @Post(':id/orders')
   @HttpCode(201)
-  async addOrder(
-    @Param('id') id: string,
-    @Body() body: { totalCents?: unknown },
-    @Res({ passthrough: true }) res: HeaderSink,
-  ) {
-    if (!Number.isInteger(body?.totalCents)) throw new BadRequestException('Send { "totalCents": integer }.');
-    return reply(res, found(await this.users.addOrder(checkId(id), body.totalCents as number), 'user', id));
+  async addOrder(@Param('id') id: string, @Body() body: unknown, @Res({ passthrough: true }) res: HeaderSink) {
+    const key = userId(id);
+    const totalCents = newOrder(body);
+    return reply(res, await this.forUser(key, () => this.users.addOrder(key, totalCents)));
   }
 
   @Get(':id/orders')
   async orders(@Param('id') id: string, @Res({ passthrough: true }) res: HeaderSink) {
-    return reply(res, found(await this.users.orders(checkId(id)), 'user', id));
+    const key = userId(id);
+    return reply(res, await this.forUser(key, () => this.users.orders(key)));
+  }
+
+  /**
+   * Runs `call`, routed by the user id `id` (a well-formed one: see `userId`); 404 when no user has it.
+   * Ids embed their shard: one that names no shard of this topology, or a negative one, is refused by
+   * snowflakeStrategy (ShardRoutingError), and no user can have it either.
+   */
+  private async forUser<T>(id: string, call: () => Promise<Served<T | null>>): Promise<Served<T>> {
+    let served: Served<T | null>;
+    try {
+      served = await call();
+    } catch (error) {
+      if (error instanceof ShardRoutingError) throw new NotFoundException(`No user ${id}.`);
+      throw error;
+    }
+    if (served.data === null) throw new NotFoundException(`No user ${id}.`);
+    return served as Served<T>;
   }
 }
 
@@ -109,16 +120,6 @@ function whole(text: string, name: string, min: number, max: number): number {
     throw new BadRequestException(`${name} must be an integer from ${min} to ${max}.`);
   }
   return value;
-}
-
-function checkId(id: string): string {
-  if (!ID.test(id)) throw new BadRequestException(`"${id.slice(0, 40)}" is not a user id (a decimal 64-bit integer).`);
-  return id;
-}
-
-function found<T>(served: Served<T | null>, what: string, id: string): Served<T> {
-  if (served.data === null) throw new NotFoundException(`No ${what} ${id}.`);
-  return served as Served<T>;
 }
 
 function reply<T extends User | Order | Order[]>(res: HeaderSink, served: Served<T>) {
