@@ -37,6 +37,8 @@ export type { CurrentRoute } from './context/sharded-entity-manager.js';
 export { ShardingService } from './context/sharding.service.js';
 export type { RunOptions, RunTarget } from './context/sharding.service.js';
 export { ShardingInterceptor } from './context/sharding.interceptor.js';
+export { ShardingExceptionFilter, publicBody } from './context/sharding-exception.filter.js';
+export type { ShardingErrorBody } from './context/sharding-exception.filter.js';
 export { ShardBy } from './decorators/shard-by.decorator.js';
 export { ShardKey } from './decorators/shard-key.decorator.js';
 export { ReadReplica } from './decorators/read-replica.decorator.js';

@@ -2,9 +2,14 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { ShardingHealthIndicator } from '../lib/health/index.js';
-import { ShardingModule, snowflakeStrategy, type ShardingModuleOptions, type ShardsConfig } from '../lib/index.js';
-import { HealthController } from './health/health.controller.js';
-import { ShardingErrorsFilter } from './sharding-errors.filter.js';
+import {
+  ShardingExceptionFilter,
+  ShardingModule,
+  snowflakeStrategy,
+  type ShardingModuleOptions,
+  type ShardsConfig,
+} from '../lib/index.js';
+import { HEALTH_DETAIL, HealthController } from './health/health.controller.js';
 import { SchemaSetup } from './schema-setup.js';
 import { StatsController } from './stats/stats.controller.js';
 import { TopologyController } from './topology/topology.controller.js';
@@ -17,8 +22,16 @@ import { UsersService } from './users/users.service.js';
 /** The sample application, on whatever topology it is given. */
 @Module({})
 export class AppModule {
-  /** `options` adds to or overrides the sample's sharding options (tests use it for health intervals). */
-  static forShards(shards: ShardsConfig, options: Partial<ShardingModuleOptions> = {}): DynamicModule {
+  /**
+   * `options` adds to or overrides the sample's sharding options (tests use it for health intervals).
+   * `operatorEndpoints` adds `GET /topology` and every node's detail in `GET /health` (addresses, WAL
+   * positions, errors): for operators, not for the public internet.
+   */
+  static forShards(
+    shards: ShardsConfig,
+    options: Partial<ShardingModuleOptions> = {},
+    { operatorEndpoints = false } = {},
+  ): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -33,13 +46,20 @@ export class AppModule {
         }),
         TerminusModule,
       ],
-      controllers: [TopologyController, UsersController, StatsController, HealthController],
+      controllers: [
+        ...(operatorEndpoints ? [TopologyController] : []),
+        UsersController,
+        StatsController,
+        HealthController,
+      ],
       providers: [
         SchemaSetup,
         UsersService,
         UsersDirectory,
         ShardingHealthIndicator,
-        { provide: APP_FILTER, useClass: ShardingErrorsFilter },
+        { provide: HEALTH_DETAIL, useValue: operatorEndpoints },
+        // 503 / 400 / 500 with what a client can act on; the detail goes to the log
+        { provide: APP_FILTER, useClass: ShardingExceptionFilter },
       ],
     };
   }

@@ -11,7 +11,10 @@ export interface RunningSampleApp {
   close(): Promise<void>;
 }
 
-/** Starts the topology named by the environment, then the HTTP app on `PORT` (default 3000). */
+/**
+ * Starts the topology named by the environment, then the HTTP app on `PORT` (default 3000).
+ * `OPERATOR_ENDPOINTS=1` adds `GET /topology` and node detail in `GET /health` (not for the public).
+ */
 export async function bootstrap(
   env: NodeJS.ProcessEnv = process.env,
   options: Partial<ShardingModuleOptions> = {},
@@ -20,12 +23,13 @@ export async function bootstrap(
   const topology = await topologyFromEnv(env);
   logger.log(`Topology: ${topology.source}`);
   try {
-    const app = await NestFactory.create(AppModule.forShards(topology.shards, options), {
+    const operatorEndpoints = env.OPERATOR_ENDPOINTS === '1' || env.OPERATOR_ENDPOINTS === 'true';
+    const app = await NestFactory.create(AppModule.forShards(topology.shards, options, { operatorEndpoints }), {
       logger: ['error', 'warn', 'log'],
     });
     await app.listen(Number(env.PORT ?? 3000), '127.0.0.1');
     const url = await app.getUrl();
-    logger.log(`Listening on ${url} — try ${url}/topology`);
+    logger.log(`Listening on ${url} — try ${url}/${operatorEndpoints ? 'topology' : 'users'}`);
     return {
       app,
       url,

@@ -1,6 +1,7 @@
 import { bootstrap } from './bootstrap.js';
 
-const running = await bootstrap();
+// the local demo (bound to 127.0.0.1) shows the operator endpoints; OPERATOR_ENDPOINTS=0 leaves them out
+const running = await bootstrap({ OPERATOR_ENDPOINTS: '1', ...process.env });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     void running.close().then(() => process.exit(0));

@@ -23,7 +23,11 @@ describe('sample app over HTTP', () => {
 
     beforeAll(async () => {
       topology = await startEmbeddedTopology({ shards: 2, replicasPerShard: 1 });
-      running = await bootstrap({ SHARDING_SHARDS: JSON.stringify(topology.shards), PORT: '0' });
+      running = await bootstrap({
+        SHARDING_SHARDS: JSON.stringify(topology.shards),
+        PORT: '0',
+        OPERATOR_ENDPOINTS: '1',
+      });
     });
 
     afterAll(async () => {
@@ -209,7 +213,7 @@ describe('sample app over HTTP', () => {
   it('with no external topology, starts its own embedded one and keeps the data between runs', async () => {
     const parent = await mkdtemp(join(tmpdir(), 'nmos-sample-'));
     await chmod(parent, 0o755); // as root the servers run as "postgres", which must enter this folder
-    const env = { SHARDING_DATA_DIR: join(parent, 'data'), PORT: '0' };
+    const env = { SHARDING_DATA_DIR: join(parent, 'data'), PORT: '0', OPERATOR_ENDPOINTS: '1' };
     try {
       const first = await bootstrap(env);
       const before = (await request(first.url).get('/topology').expect(200)).body as TopologyBody;
@@ -220,8 +224,16 @@ describe('sample app over HTTP', () => {
         .execute("insert into users (id, email, name, created_at) values (1, 'a@example.com', 'Ada', now())");
       await first.close();
 
-      const second = await bootstrap(env);
+      // without the operator endpoints: no /topology, and /health says how each shard is, not where it is
+      const second = await bootstrap({ ...env, OPERATOR_ENDPOINTS: '0' });
       try {
+        await request(second.url).get('/topology').expect(404);
+        const health = await request(second.url).get('/health').expect(200);
+        expect(health.body.info.shards.shards).toEqual({
+          s0: { primary: 'up', replicasUp: 1, replicas: 1 },
+          s1: { primary: 'up', replicasUp: 1, replicas: 1 },
+        });
+        expect(health.text).not.toMatch(/postgresql:|127\.0\.0\.1|lsn/i);
         const registry = second.app.get((await import('../lib/index.js')).NodeRegistry);
         expect(await registry.fork('s0').execute('select name from users')).toEqual([{ name: 'Ada' }]);
       } finally {

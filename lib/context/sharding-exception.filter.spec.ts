@@ -1,0 +1,41 @@
+import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error.js';
+import { CrossShardBoundError, CrossShardQueryError } from '../errors/cross-shard-query.error.js';
+import { InvalidCursorError } from '../errors/invalid-cursor.error.js';
+import { ShardUnavailableError } from '../errors/shard-unavailable.error.js';
+import { ShardingConfigError } from '../errors/sharding-config.error.js';
+import { publicBody } from './sharding-exception.filter.js';
+
+const ADDRESS = 'postgresql://app@10.0.0.7:5432/app';
+const down = new ShardUnavailableError(
+  `Node s0/primary (${ADDRESS}) is unavailable: connect ECONNREFUSED`,
+  's0',
+  's0/primary',
+);
+
+describe('publicBody', () => {
+  it('503 for every unavailability, saying what to do and nothing about the node', () => {
+    expect(publicBody(down)).toEqual({
+      statusCode: 503,
+      error: 'ShardUnavailableError',
+      message: 'Shard "s0" cannot serve this request now. Retry later.',
+    });
+    const lost = new CommitOutcomeUnknownError(`lost ${ADDRESS} during COMMIT`, 's1', 's1/primary');
+    expect(publicBody(lost)).toMatchObject({ statusCode: 503, outcome: 'unknown' });
+    expect(publicBody(lost).message).toMatch(/may or may not have been applied/);
+    const crossShard = CrossShardQueryError.shardsFailed('CrossShardQuery.find(User)', [{ shard: 's0', error: down }]);
+    expect(publicBody(crossShard)).toMatchObject({ statusCode: 503, error: 'CrossShardQueryError' });
+    for (const error of [down, lost, crossShard]) expect(JSON.stringify(publicBody(error))).not.toContain('10.0.0.7');
+  });
+
+  it('400 with the message for what the client sent; 500 with a generic message for the rest', () => {
+    const cursor = new InvalidCursorError('CrossShardQuery.findByCursor(User): "after" is not a cursor.');
+    expect(publicBody(cursor)).toEqual({ statusCode: 400, error: 'InvalidCursorError', message: cursor.message });
+    expect(
+      publicBody(new CrossShardBoundError('offset 5000 is over crossShard.maxOffset', 'maxOffset')).statusCode,
+    ).toBe(400);
+    const notMergeable = new CrossShardQueryError(`select * from "users" on ${ADDRESS} cannot be merged`);
+    expect(publicBody(notMergeable)).toMatchObject({ statusCode: 500, error: 'CrossShardQueryError' });
+    expect(publicBody(notMergeable).message).not.toMatch(/select|10\.0\.0\.7/);
+    expect(publicBody(new ShardingConfigError(['bad'])).statusCode).toBe(500);
+  });
+});
