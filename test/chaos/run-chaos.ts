@@ -94,6 +94,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     progress(`topology up: ${topology.servers.map((s) => `${s.name}:${s.port}`).join(' ')}`);
     app = await NestFactory.create(ChaosAppModule.forShards(topology.shards), { logger: ['error', 'warn'] });
     await app.listen(0, '127.0.0.1');
+    // Node's HTTP server resets a request still in flight on a keep-alive connection opened more than
+    // requestTimeout (300 s) ago: the workload's connections live the whole run
+    (app.getHttpServer() as { requestTimeout: number }).requestTimeout = 0;
     finished = await runOnApp(app, topology, {
       ...options,
       sessions,
