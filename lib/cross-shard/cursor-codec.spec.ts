@@ -61,6 +61,16 @@ describe('CursorCodec', () => {
       [0, { d: 'garbage' }],
       [0, '2026-01-02 03:04:05.678+00; drop table x'],
       [0, 'yesterday'],
+      [0, '9999-99-99'],
+      [0, '2020-02-30 00:00:00+00'],
+      [0, '2026-01-02 24:00:00+00'],
+      [0, '2026-01-02 03:04:05+99:99'],
+      [0, '2026-01-02 03:04:05-16:00'],
+      [0, '0000-01-01 00:00:00+00'],
+      [0, '294277-01-01 00:00:00+00'],
+      [0, '4714-11-23 00:00:00 BC'],
+      [0, '23:59:59'],
+      [0, { d: '0000-01-01T00:00:00Z' }],
       [0, { d: '2026-13-45T99:99:99Z' }],
       [1, 'xyz'],
       [1, '99999999999999999999'],
@@ -94,6 +104,15 @@ describe('CursorCodec', () => {
   it('takes the values as rows read over plain SQL carry them (PostgreSQL text for times, numbers as text)', () => {
     const plainSql = ['2026-01-02 03:04:05.678+00', '1', null, '7', '10', true];
     expect(codec.decode(forge(fingerprint, plainSql), fingerprint, TERMS, 'find')).toEqual(plainSql);
+    for (const stamp of [
+      '2024-02-29 23:59:59.999999+05:30',
+      '2026-01-02T03:04:05Z',
+      'infinity',
+      '0001-01-01 00:00:00-15:59',
+    ]) {
+      const k = [stamp, ...plainSql.slice(1)];
+      expect(codec.decode(forge(fingerprint, k), fingerprint, TERMS, 'find')[0]).toBe(stamp);
+    }
   });
 
   it('fingerprints filters by content, not key order', () => {

@@ -1,4 +1,5 @@
 import type { SortTerm } from './sort-key.js';
+import { isTemporalText, temporalColumn, type TemporalColumn } from './time-text.js';
 
 /** A cursor value as the codec stores it: JSON, with dates, bigints and non-finite numbers tagged. */
 export type EncodedValue = null | number | string | boolean | { d: string } | { b: string } | { n: string };
@@ -7,7 +8,6 @@ const INTEGER = /^(smallint|int2|integer|int|int4|serial|serial4|smallserial|ser
 const BIGINT = /^(bigint|int8|bigserial|serial8)\b/i;
 const DECIMAL = /^(numeric|decimal)\b/i;
 const FLOAT = /^(real|float4|double precision|float8|float)\b/i;
-const TIME = /^(timestamp|timestamptz|date|time|timetz)\b/i;
 const BOOLEAN = /^(boolean|bool)\b/i;
 const UUID = /^uuid\b/i;
 
@@ -21,9 +21,6 @@ const INT4: [number, number] = [-2147483648, 2147483647];
 const INT8_MAX = 9223372036854775807n;
 const DECIMAL_TEXT = /^-?\d{1,131072}(\.\d{1,16383})?$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
-/** How PostgreSQL prints a date, time or timestamp (rows read over plain SQL keep that text). */
-const PG_TIME =
-  /^(?:\d{4,}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)?|\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)(?:[+-]\d{2}(?::?\d{2}){0,2}|Z)?(?: BC)?$|^-?infinity$/;
 const FLOAT_TEXT = /^(?:-?(?:\d{1,400}(?:\.\d{0,400})?|\.\d{1,400})(?:e[+-]?\d{1,3})?|NaN|-?Infinity)$/i;
 const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Longer than any sort value a page ends on in practice: a cursor is not a place to send a payload. */
@@ -41,7 +38,8 @@ export function cursorValue(term: SortTerm, value: EncodedValue): unknown {
   if (BIGINT.test(type)) return bigintValue(value);
   if (DECIMAL.test(type)) return decimalValue(value);
   if (FLOAT.test(type)) return floatValue(value);
-  if (TIME.test(type)) return timeValue(value);
+  const temporal = temporalColumn(type);
+  if (temporal) return timeValue(value, temporal);
   if (BOOLEAN.test(type)) return typeof value === 'boolean' ? value : undefined;
   if (typeof value !== 'string' || value.length > MAX_TEXT || value.includes('\u0000') || !wellFormed(value)) {
     return undefined;
@@ -71,15 +69,17 @@ function decimalValue(value: EncodedValue): unknown {
 }
 
 function floatValue(value: EncodedValue): unknown {
-  if (typeof value === 'number') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
   if (typeof value === 'string') return FLOAT_TEXT.test(value) ? value : undefined;
-  if (isTagged(value, 'n') && ['NaN', 'Infinity', '-Infinity'].includes(value.n)) return Number(value.n);
+  // as text: a non-finite number would be written into the SQL as a bare word (MikroORM inlines numbers)
+  if (isTagged(value, 'n') && ['NaN', 'Infinity', '-Infinity'].includes(value.n)) return value.n;
   return undefined;
 }
 
-function timeValue(value: EncodedValue): unknown {
-  if (typeof value === 'string') return PG_TIME.test(value) ? value : undefined;
-  if (!isTagged(value, 'd') || !ISO_TIME.test(value.d)) return undefined;
+function timeValue(value: EncodedValue, kind: TemporalColumn): unknown {
+  if (typeof value === 'string') return isTemporalText(value, kind) ? value : undefined;
+  // a Date of an entity (the year 0 is not PostgreSQL's: it counts 1 BC, 1 AD)
+  if (!isTagged(value, 'd') || !ISO_TIME.test(value.d) || value.d.startsWith('0000')) return undefined;
   const date = new Date(value.d);
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
