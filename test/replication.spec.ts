@@ -351,12 +351,21 @@ describe('replicas: balancers, health, lag, read-your-writes, failover', () => {
   });
 
   it('a replica promoted with pg_promote(): the monitor follows it and writes go there, no restart', async () => {
-    const { accounts, registry } = await start();
+    const { app, accounts, registry } = await start();
     await accounts.create('before-promotion');
     await waitForReplicas(registry);
     const promoted = topology.server('s0', 'replica', 0);
     await promoted.query('select pg_promote(true, 30)');
-    await until('writes go to the promoted replica', () => registry.current('s0').primary.id === 's0/replica-1');
+    await until('writes go to the promoted replica', () => registry.acting('s0').primary.id === 's0/replica-1');
+    // everything that targets the primary follows it: node()/fork(), the schema, waits for replicas, the route's role
+    expect(registry.node('s0').id).toBe('s0/replica-1');
+    expect(registry.configured('s0').primary.id).toBe('s0/primary');
+    const [{ recovery }] = await registry
+      .fork('s0')
+      .execute<{ recovery: boolean }[]>('select pg_is_in_recovery() as recovery');
+    expect(recovery).toBe(false);
+    await app.get(ShardingSchema).update({ waitForReplicas: false }); // replica-2 still follows the old primary
+
     const at = await accounts.create('after-promotion');
     expect(at).toEqual({ port: promoted.port, recovery: false });
     const report = registry.health().find((n) => n.id === 's0/replica-1')!;

@@ -115,10 +115,10 @@ describe('ShardingModule on a real 2×1 topology', () => {
   it('NodeRegistry finds nodes by shard and role, and names what is missing', async () => {
     const registry = (await compile([ShardingModule.forRoot(options)])).get(NodeRegistry);
     expect(registry.node('s1', 'replica', 0).id).toBe('s1/replica-1');
-    expect(registry.shard('s0').replicas.map((r) => r.id)).toEqual(['s0/replica-1']);
+    expect(registry.configured('s0').replicas.map((r) => r.id)).toEqual(['s0/replica-1']);
     expect(registry.node('s0').address).toBe(`postgresql://postgres@127.0.0.1:${topology.server('s0').port}/app`);
-    expect(() => registry.shard('s9')).toThrow(UnknownNodeError);
-    expect(() => registry.shard('s9')).toThrow('Shard "s9" is not configured. Known shards: s0, s1.');
+    expect(() => registry.configured('s9')).toThrow(UnknownNodeError);
+    expect(() => registry.configured('s9')).toThrow('Shard "s9" is not configured. Known shards: s0, s1.');
     expect(() => registry.node('s0', 'replica', 3)).toThrow(/has 1 replica\(s\); there is no replica 3/);
   });
 

@@ -34,7 +34,7 @@ export function chooseReadNode(
   runtime: ShardingRuntime,
   scope: RequestScope,
   shard: string,
-  { primary, replicas }: ShardNodes = runtime.registry.current(shard),
+  { primary, replicas }: ShardNodes = runtime.registry.acting(shard),
 ): ShardNode | Promise<ShardNode> {
   if (!replicas.length) return usablePrimary(shard, primary, false);
   const { readYourWrites, maxLagMs } = runtime.settings;
@@ -80,7 +80,7 @@ export function rerouteRead(
   scope: RequestScope | undefined,
   failed: ShardNode,
 ): ShardNode | undefined {
-  const { primary, replicas } = runtime.registry.current(failed.shard);
+  const { primary, replicas } = runtime.registry.acting(failed.shard);
   if (failed === primary) return undefined; // never retried: it may be a write
   if (scope?.replica(failed.shard) === failed) scope.forgetReplica(failed.shard);
   const required = runtime.settings.readYourWrites ? scope?.requiredPosition(failed.shard) : undefined;
@@ -135,7 +135,7 @@ async function checkLive(
   } catch {
     // slow or gone: the monitor will tell which; this read goes elsewhere
   }
-  const { primary, replicas } = runtime.registry.current(shard);
+  const { primary, replicas } = runtime.registry.acting(shard);
   return fallback(runtime, shard, primary, replicas);
 }
 

@@ -62,7 +62,7 @@ function buildFrame(
   lock(scope, shard, spec.caller);
   const readOnly = spec.target === 'replica';
   const opened = parent === undefined;
-  const nodes = runtime.registry.current(shard);
+  const nodes = runtime.registry.acting(shard);
   const { primary } = nodes;
   const transactions = openTransactions(parent?.transactions);
   const transactionEm = transactions?.get(primary.orm.em.name);
@@ -98,7 +98,7 @@ function chooseShard(
   parent: CallFrame | undefined,
 ): string | Promise<string> {
   if (spec.shard !== undefined) {
-    runtime.registry.shard(spec.shard); // UnknownNodeError for a name that is not configured
+    runtime.registry.configured(spec.shard); // UnknownNodeError for a name that is not configured
     return spec.shard;
   }
   if (spec.key) {
@@ -142,7 +142,7 @@ function chooseNode(
 /** The enclosing call's node serves a nested read if it is the acting primary, or an eligible replica. */
 function canJoin(runtime: ShardingRuntime, scope: RequestScope, node: ShardNode): boolean {
   if (node.health.isDown) return false;
-  if (node.health.role === 'primary') return node === runtime.registry.current(node.shard).primary;
+  if (node.health.role === 'primary') return node === runtime.registry.acting(node.shard).primary;
   return (
     !scope.hasUnrecordedWrite(node.shard) &&
     isEligible(node, runtime.settings.maxLagMs, scope.requiredPosition(node.shard))

@@ -36,8 +36,9 @@ export const SHARDING_RUNTIME = Symbol('nestjs-mikro-orm-sharding:runtime');
 /** Where the current call runs, as seen from `ShardedEntityManager.currentRoute()`. */
 export interface CurrentRoute {
   shard: string;
-  /** `s0/primary`, `s0/replica-1`, ... */
+  /** `s0/primary`, `s0/replica-1`, ... (configured names) */
   node: string;
+  /** The role the node plays now: after a promotion, `s0/replica-1` may be the `primary`. */
   role: 'primary' | 'replica';
   readOnly: boolean;
   inTransaction: boolean;
@@ -73,7 +74,7 @@ export class ShardedEntityManager {
     return {
       shard: frame.shard,
       node: frame.node.id,
-      role: frame.node.role,
+      role: frame.node.health.role, // the role it plays now (a promoted replica is the primary)
       readOnly: frame.readOnly,
       inTransaction: em.isInTransaction(),
     };

@@ -108,7 +108,7 @@ export class ShardingRuntime {
 
   /** The shard's acting primary; `ShardUnavailableError` at once while its circuit is open (writes fail fast). */
   primaryFor(shard: string, caller: string): ShardNode {
-    const { primary } = this.registry.current(shard);
+    const { primary } = this.registry.acting(shard);
     if (!primary.health.isDown) return primary;
     throw new ShardUnavailableError(
       `${caller} needs the primary of shard "${shard}", but ${primary.id} (${primary.address}) is down ` +

@@ -24,7 +24,7 @@ export async function deploymentSecret(
   timeoutMs: number,
 ): Promise<string> {
   const shard = registry.shardNames[0];
-  const { primary } = registry.current(shard);
+  const { primary } = registry.acting(shard);
   try {
     await primary.control.query(CREATE, timeoutMs);
     await primary.control.query(CLAIM, timeoutMs, [name, randomBytes(32).toString('base64url')]);

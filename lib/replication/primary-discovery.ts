@@ -15,8 +15,8 @@ import type { ShardNode } from '../topology/shard-node.js';
 export function discoverPrimaries(registry: NodeRegistry): string[] {
   const changed: string[] = [];
   for (const shard of registry.shardNames) {
-    const acting = registry.current(shard).primary;
-    const { primary: configured, replicas } = registry.shard(shard);
+    const acting = registry.acting(shard).primary;
+    const { primary: configured, replicas } = registry.configured(shard);
     const writable = [configured, ...replicas].filter((n) => n.health.status === 'up' && n.health.inRecovery === false);
     const next = successor(acting, configured, writable);
     if (next && next !== acting) {

@@ -66,7 +66,7 @@ export class ReplicationMonitor {
   private async round(): Promise<void> {
     await Promise.all(this.registry.nodes.map((node) => this.check(node)));
     for (const shard of discoverPrimaries(this.registry)) {
-      this.logger.warn(`shard ${shard}: writes now go to ${this.registry.current(shard).primary.id} (promoted)`);
+      this.logger.warn(`shard ${shard}: writes now go to ${this.registry.acting(shard).primary.id} (promoted)`);
     }
   }
 

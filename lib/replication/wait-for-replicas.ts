@@ -18,7 +18,8 @@ export async function waitForReplicas(registry: NodeRegistry, options: WaitForRe
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   await Promise.all(
     (options.shards ?? registry.shardNames).map(async (shard) => {
-      const { primary, replicas } = registry.shard(shard);
+      // the acting primary, and the replicas that follow it (after a promotion the old primary is not one)
+      const { primary, replicas } = registry.acting(shard);
       if (!replicas.length) return;
       // the insert position: with synchronous_commit off a commit may not be written yet
       const [{ lsn }] = await primary

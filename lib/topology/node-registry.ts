@@ -28,13 +28,13 @@ export class NodeRegistry {
   /** Shard names in configuration order (one frozen array: routing reads it on every call). */
   readonly shardNames: readonly string[];
   /** Each shard's nodes by the role they play now (the configured layout until a promotion). */
-  private readonly acting = new Map<string, ShardNodes>();
+  private readonly actingNodes = new Map<string, ShardNodes>();
 
   private constructor(private readonly shardMap: ReadonlyMap<string, ShardNodes>) {
     this.shardNames = Object.freeze([...shardMap.keys()]);
     // frozen: routing hands these lists to balancers (user code) without copying them
     for (const [name, { primary, replicas }] of shardMap) {
-      this.acting.set(name, { primary, replicas: Object.freeze([...replicas]) });
+      this.actingNodes.set(name, { primary, replicas: Object.freeze([...replicas]) });
     }
   }
 
@@ -86,8 +86,11 @@ export class NodeRegistry {
     return [...this.shardMap.values()].flatMap(({ primary, replicas }) => [primary, ...replicas]);
   }
 
-  /** A shard's configured primary and replicas; `UnknownNodeError` for a name that is not configured. */
-  shard(name: string): ShardNodes {
+  /**
+   * A shard's nodes as the configuration lists them, whatever they do now (where the topology started);
+   * `UnknownNodeError` for a name that is not configured. To reach a shard's primary, use `acting()`.
+   */
+  configured(name: string): ShardNodes {
     const nodes = this.shardMap.get(name);
     if (!nodes) throw UnknownNodeError.shard(name, this.shardNames);
     return nodes;
@@ -95,12 +98,23 @@ export class NodeRegistry {
 
   /**
    * A shard's nodes by the role they play now: after a replica was promoted (and the monitor saw it),
-   * `primary` is that node and the old primary is left out of `replicas`. Routing uses this.
+   * `primary` is that node and the old primary is left out of `replicas`. Routing, schema changes and
+   * waits for replicas use this.
    */
-  current(name: string): ShardNodes {
-    const nodes = this.acting.get(name);
+  acting(name: string): ShardNodes {
+    const nodes = this.actingNodes.get(name);
     if (!nodes) throw UnknownNodeError.shard(name, this.shardNames);
     return nodes;
+  }
+
+  /** @deprecated `configured()`: the name did not say which layout it returns. */
+  shard(name: string): ShardNodes {
+    return this.configured(name);
+  }
+
+  /** @deprecated `acting()`. */
+  current(name: string): ShardNodes {
+    return this.acting(name);
   }
 
   /**
@@ -108,11 +122,11 @@ export class NodeRegistry {
    * The other nodes become replicas; those that are not in recovery (a diverged old primary) serve nothing.
    */
   setActingPrimary(shard: string, primary: ShardNode): void {
-    const { primary: configured, replicas } = this.shard(shard);
+    const { primary: configured, replicas } = this.configured(shard);
     const others = [configured, ...replicas].filter((node) => node !== primary);
     primary.health.role = 'primary';
     for (const node of others) node.health.role = 'replica';
-    this.acting.set(shard, {
+    this.actingNodes.set(shard, {
       primary,
       replicas: Object.freeze(others.filter((node) => node.health.inRecovery !== false)),
     });
@@ -139,16 +153,20 @@ export class NodeRegistry {
     }));
   }
 
-  /** One node by shard and role (replicas by 0-based index). */
+  /**
+   * One node by the role it plays now: the shard's acting primary, or its acting replica number `index`
+   * (0-based, in configuration order, the promoted one left out). `configured(shard)` has the layout as
+   * configured.
+   */
   node(shard: string, role: NodeRole = 'primary', index = 0): ShardNode {
-    const { primary, replicas } = this.shard(shard);
+    const { primary, replicas } = this.acting(shard);
     if (role === 'primary') return primary;
     const replica = replicas[index];
     if (!replica) throw UnknownNodeError.replica(shard, index, replicas.length);
     return replica;
   }
 
-  /** A fresh EntityManager fork on one node. */
+  /** A fresh EntityManager fork on one node, chosen as `node()` does (the acting primary by default). */
   fork(shard: string, role: NodeRole = 'primary', index = 0): EntityManager {
     return this.node(shard, role, index).fork();
   }

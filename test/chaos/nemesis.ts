@@ -297,7 +297,7 @@ export class Nemesis {
         [old, chosen],
         `${chosen.name} promoted, ${old.name} kept out${others.length ? `, ${others.map((s) => s.name).join(', ')} orphaned` : ''}`,
       );
-      const followed = await until(() => registry.current(shard).primary.id === this.nodeId(chosen), 10_000);
+      const followed = await until(() => registry.acting(shard).primary.id === this.nodeId(chosen), 10_000);
       if (!followed) this.findings.push(`the app did not follow the promotion of ${chosen.name} within 10 s`);
     } catch (error) {
       this.problems.push(`promote: ${(error as Error).message.split('\n', 1)[0]}`);
