@@ -35,6 +35,7 @@ export function chooseReadNode(
   scope: RequestScope,
   shard: string,
   { primary, replicas }: ShardNodes = runtime.registry.acting(shard),
+  positionChecked = false,
 ): ShardNode | Promise<ShardNode> {
   if (!replicas.length) return usablePrimary(shard, primary, false);
   const { readYourWrites, maxLagMs } = runtime.settings;
@@ -42,8 +43,13 @@ export function chooseReadNode(
     return usablePrimary(shard, primary, false);
   }
   const required = readYourWrites ? scope.requiredPosition(shard) : undefined;
-  if (required !== undefined && !(primary.health.lsn! >= required) && scope.worthCheckingLive(shard)) {
-    // a token's position the primary is not known to have reached: forged, or written a moment ago
+  if (
+    !positionChecked &&
+    required !== undefined &&
+    beyondKnown(required, primary, replicas) &&
+    scope.worthCheckingLive(shard)
+  ) {
+    // a token's position no node is known to have reached: forged, or written a moment ago
     return capToPrimary(runtime, scope, shard, primary, required);
   }
   const pinned = scope.replica(shard);
@@ -91,9 +97,16 @@ export function rerouteRead(
   return primary;
 }
 
+/** No node of the shard is known to have reached `required` (a position a replica replayed is real). */
+function beyondKnown(required: bigint, primary: ShardNode, replicas: readonly ShardNode[]): boolean {
+  if (primary.health.isDown || primary.health.lsn! >= required) return false;
+  return !replicas.some((replica) => replica.health.lsn! >= required);
+}
+
 /**
- * Asks the primary where it is (one round trip) and lowers the token's position to that: a client
- * cannot pin a shard's reads on its primary with a position nobody wrote. Then chooses as usual.
+ * Asks the primary, on its control connection, where it is (one round trip) and lowers the token's
+ * position to that: a client cannot pin a shard's reads on its primary with a position nobody wrote.
+ * Then chooses as usual (if the primary does not say, with the position as it came).
  */
 async function capToPrimary(
   runtime: ShardingRuntime,
@@ -103,18 +116,19 @@ async function capToPrimary(
   required: bigint,
 ): Promise<ShardNode> {
   try {
-    const ms = runtime.settings.checkTimeoutMs;
-    const query = executeOnNode<{ lsn: string | null }[]>(primary, 'select pg_current_wal_insert_lsn()::text as lsn');
-    const [row] = await withTimeout(query, ms, noAnswerWithin(ms));
+    const [row] = await primary.control.query<{ lsn: string | null }>(
+      'select pg_current_wal_insert_lsn()::text as lsn',
+      runtime.settings.checkTimeoutMs,
+    );
     const lsn = parseLsn(row?.lsn);
-    if (lsn === undefined) return usablePrimary(shard, primary, false);
-    primary.health.advanceLsn(lsn);
-    if (required > lsn) scope.capPosition(shard, lsn);
+    if (lsn !== undefined) {
+      primary.health.advanceLsn(lsn);
+      if (required > lsn) scope.capPosition(shard, lsn);
+    }
   } catch {
-    // the primary did not say: keep the position (reads go to the primary, which will tell)
-    return usablePrimary(shard, primary, false);
+    // the primary did not say: the position stands; replicas that reach it still serve
   }
-  return chooseReadNode(runtime, scope, shard);
+  return chooseReadNode(runtime, scope, shard, undefined, true);
 }
 
 async function checkLive(

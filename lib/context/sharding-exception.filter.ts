@@ -23,6 +23,8 @@ interface Reply {
   status(code: number): Reply;
   send?(body: unknown): unknown;
   json?(body: unknown): unknown;
+  header?(name: string, value: string): unknown;
+  setHeader?(name: string, value: string): unknown;
 }
 
 /** Errors of the client's making: its key, token, cursor or page size. */
@@ -37,7 +39,7 @@ const CLIENT_ERRORS = [
 /**
  * Answers the library's errors over HTTP (Express or Fastify) with what a client can act on, and logs
  * the full detail (node, address without password, the server's message) for the operator:
- * - 503 while a shard cannot serve — a node down, a cross-shard read that lost a shard, and a write whose
+ * - 503 (with `Retry-After: 1`) while a shard cannot serve — a node down, a cross-shard read that lost a shard, and a write whose
  *   commit outcome is unknown (`outcome: 'unknown'`: read it back before retrying);
  * - 400 for a bad key, consistency token, cursor, or a page beyond the cross-shard bounds (the message
  *   says what to send instead);
@@ -51,10 +53,16 @@ export class ShardingExceptionFilter implements ExceptionFilter {
   catch(error: ShardingError, host: ArgumentsHost): void {
     const body = publicBody(error);
     const detail = `${error.name}: ${error.message}`;
-    if (body.statusCode >= 500) this.logger.error(detail, error.stack);
+    // an outage makes many of these at once: one line each, no stack
+    if (body.statusCode === HttpStatus.SERVICE_UNAVAILABLE) this.logger.warn(detail);
+    else if (body.statusCode >= 500) this.logger.error(detail, error.stack);
     else this.logger.debug(detail);
     if (host.getType() !== 'http') return;
     const reply = host.switchToHttp().getResponse<Reply>().status(body.statusCode);
+    if (body.statusCode === HttpStatus.SERVICE_UNAVAILABLE) {
+      if (typeof reply.header === 'function') reply.header('Retry-After', '1');
+      else reply.setHeader?.('Retry-After', '1');
+    }
     if (typeof reply.json === 'function') reply.json(body);
     else reply.send?.(body);
   }

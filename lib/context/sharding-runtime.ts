@@ -145,6 +145,8 @@ export class ShardingRuntime {
    * with `monotonicReads`, after any statement, the position of the node it read from.
    */
   private afterStatement(node: ShardNode): Promise<void> | undefined {
+    // replica reads are most statements: no context lookup unless their position is recorded
+    if (node.health.role !== 'primary' && !this.settings.monotonicReads) return undefined;
     const scope = currentFrame()?.scope;
     if (!scope) return undefined;
     if (node.health.role === 'primary') {

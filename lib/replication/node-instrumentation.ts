@@ -72,8 +72,8 @@ export function instrumentNode(node: ShardNode, hooks: InstrumentationHooks): vo
     else if (failure === 'lost') confirmNodeFailure(node, failureReason(error), hooks.probeTimeoutMs);
     return failure;
   };
-  // Every statement of the node passes here: one derived promise per statement (no async function
-  // layer, which would add two), and no allocation on the success path but that promise.
+  // Every statement of the node passes here: one derived promise and one failure handler per statement
+  // (no async function layer, which would add two promises).
   const settled = (result: unknown) => {
     health.inFlight--;
     return result;
@@ -112,24 +112,26 @@ export function instrumentNode(node: ShardNode, hooks: InstrumentationHooks): vo
   };
 
   const begin = connection.begin.bind(connection);
+  // What a failed transaction step throws: a named error for a lost connection, else MikroORM's
+  // exception for the server's error (BEGIN, COMMIT and savepoints run outside execute(), so MikroORM
+  // would let pg's raw error through: a deferred constraint at COMMIT, "too many clients" at connect).
+  const inTransaction = (error: unknown) => unavailable(node, error);
+  const transactionFailure = (error: unknown, lost: (error: unknown) => Error) => {
+    health.counters.errors++;
+    return noteFailure(error) ? lost(error) : convert(error);
+  };
   connection.begin = (options) => {
-    if (options?.ctx) return begin(options); // a savepoint, on the transaction's own connection
+    // a savepoint runs on the transaction's own connection: lost, the whole transaction is gone
+    if (options?.ctx) return begin(options).catch((e: unknown) => Promise.reject(transactionFailure(e, inTransaction)));
     if (health.status === 'down') return Promise.reject(unavailable(node));
-    return begin(options).catch((error: unknown) => {
-      health.counters.errors++;
-      if (!noteFailure(error)) throw error;
-      throw unavailable(node, error);
-    });
+    return begin(options).catch((e: unknown) => Promise.reject(transactionFailure(e, inTransaction)));
   };
 
   const commit = connection.commit.bind(connection);
   connection.commit = (ctx, ...rest) => {
-    if (ctx?.savepointName) return commit(ctx, ...rest);
-    return commit(ctx, ...rest).catch((error: unknown) => {
-      health.counters.errors++;
-      if (!noteFailure(error)) throw error; // e.g. a serialization failure: the server rolled it back
-      throw outcomeUnknown(node, 'COMMIT', error);
-    });
+    // releasing a savepoint commits nothing yet; a COMMIT lost in flight may have been applied
+    const lost = ctx?.savepointName ? inTransaction : (error: unknown) => outcomeUnknown(node, 'COMMIT', error);
+    return commit(ctx, ...rest).catch((e: unknown) => Promise.reject(transactionFailure(e, lost)));
   };
 
   const stream = connection.stream.bind(connection);

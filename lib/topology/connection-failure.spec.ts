@@ -20,6 +20,13 @@ describe('connectionFailure', () => {
     expect(connectionFailure(new Error('wrapped', { cause: reset }))).toBe('lost');
     expect(connectionFailure(Object.assign(new Error('driver'), { previous: reset }))).toBe('lost');
     expect(connectionFailure(new AggregateError([reset]))).toBe('lost');
+    expect(connectionFailure(withCode('terminating connection due to idle-session timeout', '57P05'))).toBe('lost');
+    expect(connectionFailure(Object.assign(withCode('write EHOSTDOWN', 'EHOSTDOWN'), { syscall: 'write' }))).toBe(
+      'lost',
+    );
+    expect(connectionFailure(Object.assign(withCode('connect ENETDOWN', 'ENETDOWN'), { syscall: 'connect' }))).toBe(
+      'unreachable',
+    );
   });
 
   it('a statement that failed is not a connection failure, whatever its message quotes', () => {

@@ -21,7 +21,17 @@ const UNREACHABLE_SQLSTATE = new Set(['57P03', '08001', '08004']);
  * exception) except 08P01 (protocol violation: one bad message, e.g. a NUL byte in a value, not a node
  * failure) and the two "could not connect" codes above.
  */
-const LOST_SQLSTATE = new Set(['57P01', '57P02', '08000', '08003', '08006', '08007']);
+const LOST_SQLSTATE = new Set([
+  '57P01',
+  '57P02',
+  '57P04', // the database was dropped
+  '57P05', // idle_session_timeout ended the session
+  '25P03', // idle_in_transaction_session_timeout ended it
+  '08000',
+  '08003',
+  '08006',
+  '08007',
+]);
 /**
  * Errors the pg client raises itself, with no code (the server sent nothing): matched on the whole
  * message, and only when no error in the chain carries a code.
@@ -39,6 +49,10 @@ export function connectionFailure(error: unknown): ConnectionFailure | undefined
     // the first code decides: a server that sent one told us what went wrong, whatever the text says
     if (UNREACHABLE_SOCKET.has(code) || UNREACHABLE_SQLSTATE.has(code)) return 'unreachable';
     if (LOST_SOCKET.has(code) || LOST_SQLSTATE.has(code)) return 'lost';
+    // any other error of a socket call (Node sets `syscall`): the connection, not the statement
+    const syscall = (e as { syscall?: unknown }).syscall;
+    if (typeof syscall === 'string')
+      return syscall === 'connect' || syscall.startsWith('getaddrinfo') ? 'unreachable' : 'lost';
     if (SQLSTATE.test(code) || code.startsWith('E')) return undefined;
   }
   for (const e of chain) {

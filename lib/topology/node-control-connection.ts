@@ -11,11 +11,13 @@ import { noAnswerWithin, withTimeout } from './with-timeout.js';
 export class NodeControlConnection {
   private readonly pool: pg.Pool;
 
-  /** `options`: the node's host, port, user, password, database (and ssl); nothing is opened yet. */
+  /** `options`: how the node's own pool connects (host, port, credentials, ssl...); nothing is opened yet. */
   constructor(options: pg.PoolConfig) {
     this.pool = new pg.Pool({
       ...options,
-      max: 1,
+      // two: a confirmation probe does not queue behind a slow scheduled check
+      min: 0,
+      max: 2,
       connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
       idleTimeoutMillis: 0,
       allowExitOnIdle: true,
@@ -31,7 +33,7 @@ export class NodeControlConnection {
    * Runs `sql` bounded by `timeoutMs` (connecting included); a connection that did not answer is discarded.
    * When the kept connection turns out to be broken (the server terminated it, e.g. with every other
    * backend), the question is asked again once on a new one: only a server that fails a fresh
-   * connection is a server that fails.
+   * connection is a server that fails. For idempotent statements only (checks, reads, `if not exists`).
    */
   async query<Row>(sql: string, timeoutMs: number, params: unknown[] = []): Promise<Row[]> {
     const started = performance.now();
@@ -44,21 +46,28 @@ export class NodeControlConnection {
     }
   }
 
+  /** Connect and query in one window: time lost to a blocked event loop is not taken from the query. */
   private async queryOnce<Row>(sql: string, timeoutMs: number, params: unknown[]): Promise<Row[]> {
-    const started = performance.now();
-    const client = await withTimeout(this.pool.connect(), timeoutMs, noAnswerWithin(timeoutMs), (late) => {
-      void late.then(
-        (c) => c.release(true),
-        () => undefined,
-      ); // connected too late: not trusted
-    });
-    const left = Math.max(1, timeoutMs - (performance.now() - started));
+    let client: pg.PoolClient | undefined;
+    let gaveUp = false;
+    const work = (async () => {
+      client = await this.pool.connect();
+      if (gaveUp) throw new Error('abandoned'); // connected after the verdict: the catch below drops it
+      return client.query(sql, params);
+    })();
     try {
-      const result = await withTimeout(client.query(sql, params), left, noAnswerWithin(timeoutMs));
-      client.release();
+      const result = await withTimeout(work, timeoutMs, noAnswerWithin(timeoutMs), (late) => {
+        gaveUp = true;
+        // a connection that answered too late, or never, is not trusted again
+        void late.then(
+          () => client?.release(true),
+          () => client?.release(true),
+        );
+      });
+      client!.release();
       return result.rows as Row[];
     } catch (error) {
-      client.release(true); // a connection in an unknown state (stuck, broken) is never reused
+      if (!gaveUp) client?.release(true); // broken or in an unknown state: never reused
       throw error;
     }
   }

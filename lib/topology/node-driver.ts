@@ -43,6 +43,20 @@ export class NodeConnection extends PostgreSqlConnection {
   private pgPool: Pool | undefined;
   private readonly clients = new Set<PoolClient>();
 
+  /**
+   * The pg options this node's pool is made with (host, port, credentials, ssl, stream, keepAlive,
+   * `options`...): what a separate connection to the same node needs to connect the same way.
+   */
+  poolOptions(): PoolConfig {
+    const driverOptions = this.options.driverOptions ?? this.config.get('driverOptions');
+    const overrides =
+      driverOptions && typeof driverOptions === 'object' && !('createDriver' in driverOptions)
+        ? (driverOptions as PoolOverrides)
+        : {};
+    const { onPoolCreated: _ignored, ...pool } = overrides;
+    return this.mapOptions(pool);
+  }
+
   /** The pg pool behind this connection once it exists (counts: `totalCount`, `idleCount`, `waitingCount`). */
   get pool(): Pool | undefined {
     return this.pgPool;
@@ -94,13 +108,16 @@ export class NodeConnection extends PostgreSqlConnection {
  * makes the pool drop it on release (pg-pool removes a client that is ending).
  */
 class EndOnConnectionFailureClient extends pg.Client {
+  /** One handler per client, not a closure per query. */
+  private readonly endIfBroken = (error: unknown): never => {
+    if (isConnectionFailure(error)) this.end().catch(() => undefined);
+    throw error;
+  };
+
   override query(...args: unknown[]): never {
     const result = (super.query as (...a: unknown[]) => unknown)(...args);
     if (!(result instanceof Promise)) return result as never; // a cursor or a callback call
-    return result.catch((error: unknown) => {
-      if (isConnectionFailure(error)) this.end().catch(() => undefined);
-      throw error;
-    }) as never;
+    return result.catch(this.endIfBroken) as never;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { MetadataStorage } from '@mikro-orm/core';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
+import { LIBRARY_TABLES } from './library-tables.js';
 import { NodeDriver } from './node-driver.js';
 import type { NodeHealth } from './node-health.js';
 import type { NodeConnectionConfig } from './shard-config.js';
@@ -82,6 +83,11 @@ function nodeOptions(
     contextName: `${prefix}:${spec.id}`,
     // MikroORM's driver on a connection that never leaks a pool connection (see NodeConnection)
     driver: NodeDriver,
+    // schema.update() drops every table that is not an entity: the library's own must survive it
+    schemaGenerator: {
+      ...shared.schemaGenerator,
+      skipTables: [...(shared.schemaGenerator?.skipTables ?? []), ...Object.values(LIBRARY_TABLES)],
+    },
     onQuery: (sql, params) => {
       const final = userOnQuery ? userOnQuery(sql, params) : sql;
       observer?.(node, final);

@@ -3,7 +3,6 @@ import { ShardingConfigError } from '../errors/sharding-config.error.js';
 import { UnknownNodeError } from '../errors/unknown-node.error.js';
 import { describeAddress, nodeAddress } from './node-address.js';
 import { formatLsn } from './lsn.js';
-import type { PoolConfig } from 'pg';
 import { NodeControlConnection } from './node-control-connection.js';
 import { NodeConnection } from './node-driver.js';
 import { NodeHealth, type NodeHealthReport } from './node-health.js';
@@ -206,17 +205,13 @@ function createShardNode(
   orm: MikroORM,
 ): ShardNode {
   const connection = orm.em.getConnection();
-  const driverOptions = orm.config.get('driverOptions') as { ssl?: unknown } | undefined;
+  // connect exactly as the node's pool does (ssl, stream, keepAlive, options...)
+  const options = connection instanceof NodeConnection ? connection.poolOptions() : connection.getConnectionOptions();
   return {
     ...spec,
     address,
     orm,
-    control: new NodeControlConnection({
-      ...connection.getConnectionOptions(),
-      ...(driverOptions && typeof driverOptions === 'object' && 'ssl' in driverOptions
-        ? { ssl: driverOptions.ssl as PoolConfig['ssl'] }
-        : {}),
-    }),
+    control: new NodeControlConnection(options),
     fork: () => orm.em.fork(OWN_FORK),
   };
 }

@@ -1,12 +1,6 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, type ExceptionFilter } from '@nestjs/common';
 import { DriverException, ValidationError } from '@mikro-orm/core';
-import {
-  CommitOutcomeUnknownError,
-  CrossShardQueryError,
-  InvalidConsistencyTokenError,
-  ShardKeyMissingError,
-  ShardUnavailableError,
-} from '../../lib/index.js';
+import { CommitOutcomeUnknownError, publicBody, ShardingError } from '../../lib/index.js';
 
 /** What every error response of the chaos app carries: the workload records it in the history. */
 export interface ChaosErrorBody {
@@ -78,11 +72,8 @@ export function describe(error: unknown): ChaosErrorBody {
 
 function statusOf(error: unknown, code: string | undefined): number {
   if (error instanceof HttpException) return error.getStatus();
-  if (error instanceof CommitOutcomeUnknownError || error instanceof ShardUnavailableError)
-    return HttpStatus.SERVICE_UNAVAILABLE;
-  if (error instanceof CrossShardQueryError && error.shardsUnavailable) return HttpStatus.SERVICE_UNAVAILABLE;
-  if (error instanceof InvalidConsistencyTokenError || error instanceof ShardKeyMissingError)
-    return HttpStatus.BAD_REQUEST;
+  // the library's own errors get the status ShardingExceptionFilter gives them
+  if (error instanceof ShardingError) return publicBody(error).statusCode;
   if (error instanceof ValidationError) return HttpStatus.BAD_REQUEST;
   if (error instanceof DriverException && code && /^[0-9A-Z]{5}$/.test(code)) {
     if (STATEMENT_CLASSES.has(code.slice(0, 2)) || STATEMENT_CODES.has(code)) return HttpStatus.BAD_REQUEST;

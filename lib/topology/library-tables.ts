@@ -1,0 +1,9 @@
+/**
+ * Tables the library keeps in the application's databases. MikroORM's schema generator must leave
+ * them alone (`schema.update()` drops every table that is not an entity), so each node's ORM lists
+ * them in `schemaGenerator.skipTables`.
+ */
+export const LIBRARY_TABLES = {
+  /** Settings every instance of a deployment shares, on the first shard (the cursor secret). */
+  metadata: 'sharding_metadata',
+} as const;
