@@ -1,5 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
+import { format, resolveConfig } from 'prettier';
+import { type BenchRun, type SuiteOutput, updateBenchmarksFile } from './benchmarks-file.js';
 import { experimentalFlags, runSuiteInChild } from './child-suite.js';
 import { replicasBench } from './replicas.bench.js';
 import { crossShardBench } from './cross-shard.bench.js';
@@ -7,10 +9,12 @@ import { routingBench, routingCallsRun } from './routing.bench.js';
 import { startupBench } from './startup.bench.js';
 
 /**
- * `npm run bench [-- suite ...]`: runs the benchmarks and writes the results at the top of
- * BENCHMARKS.md (date, machine, command), keeping earlier runs below. `--child suite` prints one
- * suite's section (used to run a suite under other Node flags).
+ * `npm run bench [-- suite ...]`: runs the benchmarks (all, or the suites named) and updates BENCHMARKS.md
+ * (see bench/benchmarks-file.ts): the suites run replace their "Latest results" blocks, the others keep
+ * theirs, and the run gets one line on top of the history table. `--child suite` prints one suite's
+ * section (used to run a suite under other Node flags).
  */
+const FILE = 'BENCHMARKS.md';
 const ACF = '--experimental-async-context-frame';
 const suites: Record<string, () => Promise<string>> = {
   startup: startupBench,
@@ -37,27 +41,36 @@ async function routingBenchLabelled(suite: string, flags: string[]): Promise<str
 }
 
 async function runAll(only: string[]): Promise<void> {
-  const sections: string[] = [];
+  const outputs: SuiteOutput[] = [];
   for (const [name, run] of Object.entries(suites)) {
     if (only.length && !only.includes(name)) continue;
     console.log(`running ${name} ...`);
-    sections.push(await run());
+    outputs.push({ suite: name, markdown: await run() });
   }
-  const header = [
-    `## ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
-    '',
-    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
-      `Node ${process.version}, ${process.platform}/${process.arch}. Shared and noisy: compare ratios within one run.`,
-    '',
-    `Command: \`npm run bench${only.length ? ` -- ${only.join(' ')}` : ''}\``,
-    '',
-  ].join('\n');
-  const report = header + '\n' + sections.join('\n');
-  console.log(report);
-  const title = '# Benchmarks\n\nNewest run first. Produced by `npm run bench` (bench/run.ts).\n\n';
-  const previous = await readFile('BENCHMARKS.md', 'utf8').then(
-    (text) => text.replace(/^# Benchmarks\n[\s\S]*?(?=^## )/m, ''),
-    () => '',
+  if (!outputs.length)
+    throw new Error(`no suite named ${only.join(', ')}: the suites are ${Object.keys(suites).join(', ')}`);
+  const run: BenchRun = {
+    date: new Date().toISOString().slice(0, 16).replace('T', ' '),
+    machine:
+      `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
+      `Node ${process.version}, ${process.platform}/${process.arch}`,
+    command: `npm run bench${only.length ? ` -- ${only.join(' ')}` : ''}`,
+    suites: outputs,
+  };
+  console.log(
+    [
+      `## ${run.date} UTC`,
+      `Machine: ${run.machine}.`,
+      `Command: \`${run.command}\``,
+      ...outputs.map((o) => o.markdown),
+    ].join('\n\n'),
   );
-  await writeFile('BENCHMARKS.md', title + report + '\n' + (previous.startsWith('## ') ? previous : ''));
+  const previous = await readFile(FILE, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return '';
+    throw error;
+  });
+  // throws, keeping the file as it is, when it is not in the expected format (the report is printed above)
+  const text = updateBenchmarksFile(previous, run, Object.keys(suites));
+  // formatted as `npm run lint` expects (tables padded)
+  await writeFile(FILE, await format(text, { ...(await resolveConfig(FILE)), filepath: FILE }));
 }
