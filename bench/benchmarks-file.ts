@@ -99,9 +99,9 @@ export const TITLE = '# Benchmarks';
 
 export const INTRO = [
   'Produced by `npm run bench [-- suite ...]` (bench/run.ts; suites: startup, routing, routing-acf, replicas, ' +
-    'cross-shard). **Latest results** holds, for each suite, its sections from the newest run that included it, ' +
-    'with that run’s date, machine and command; **History** has one line per run, newest first, with its headline ' +
-    'numbers. The machines are shared and noisy: compare ratios within one run rather than across runs.',
+    'cross-shard, migrations). **Latest results** holds, for each suite, its sections from the newest run that ' +
+    'included it, with that run’s date, machine and command; **History** has one line per run, newest first, with ' +
+    'its headline numbers. The machines are shared and noisy: compare ratios within one run rather than across runs.',
   '',
   'The file is rewritten by each run (bench/benchmarks-file.ts): the `<!-- ... -->` markers delimit the blocks it ' +
     'replaces, so keep them, and keep every history row.',

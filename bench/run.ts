@@ -5,6 +5,7 @@ import { type BenchRun, type SuiteOutput, updateBenchmarksFile } from './benchma
 import { experimentalFlags, runSuiteInChild } from './child-suite.js';
 import { replicasBench } from './replicas.bench.js';
 import { crossShardBench } from './cross-shard.bench.js';
+import { migrationsBench } from './migrations.bench.js';
 import { routingBench, routingCallsRun } from './routing.bench.js';
 import { startupBench } from './startup.bench.js';
 
@@ -23,6 +24,7 @@ const suites: Record<string, () => Promise<string>> = {
   'routing-acf': () => runSuiteInChild('routing', [ACF]),
   replicas: replicasBench,
   'cross-shard': () => crossShardBench(Number(process.env.CROSS_SHARD_BENCH_ROWS ?? 1_000_000)),
+  migrations: migrationsBench,
 };
 
 const args = process.argv.slice(2);

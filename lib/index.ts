@@ -23,6 +23,16 @@ export { waitForReplicas } from './replication/wait-for-replicas.js';
 export type { WaitForReplicasOptions } from './replication/wait-for-replicas.js';
 export { ShardingSchema } from './schema/sharding-schema.js';
 export type { SchemaSyncOptions } from './schema/sharding-schema.js';
+export { ShardingMigrator } from './schema/sharding-migrator.js';
+export type { CreateMigrationOptions, MigrateDownOptions, MigrateUpOptions } from './schema/sharding-migrator.js';
+export type {
+  DriftReport,
+  ShardDrift,
+  ShardingMigrationsOptions,
+  ShardMigrationResult,
+  ShardMigrationStatus,
+} from './schema/migration.types.js';
+export { MigrationError } from './errors/migration.error.js';
 
 // Errors
 export { ShardingError } from './errors/sharding.error.js';
@@ -97,3 +107,4 @@ export type {
 export { CrossShardBoundError, CrossShardQueryError } from './errors/cross-shard-query.error.js';
 export type { ShardFailure } from './errors/cross-shard-query.error.js';
 export { InvalidCursorError } from './errors/invalid-cursor.error.js';
+export { defineShardingConfig } from './cli/define-sharding-config.js';

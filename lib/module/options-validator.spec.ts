@@ -58,3 +58,57 @@ describe('validateShardingOptions: crossShard', () => {
     }
   });
 });
+
+describe('validateShardingOptions: migrations', () => {
+  it("accepts MikroORM's migrations settings and the fleet's", () => {
+    expect(() =>
+      validateShardingOptions({
+        ...base,
+        migrations: {
+          path: './migrations',
+          tableName: 'ledger',
+          transactional: true,
+          canary: 's0',
+          concurrency: 8,
+          lockTimeoutMs: 1_000,
+          replicaTimeoutMs: 5_000,
+          verifyOnStart: 'fail',
+        },
+      }),
+    ).not.toThrow();
+  });
+
+  it('lists every bad setting in one ShardingConfigError', () => {
+    const bad = {
+      ...base,
+      migrations: {
+        canary: 's9',
+        concurrency: 0,
+        lockTimeoutMs: 1.5,
+        replicaTimeoutMs: -1,
+        verifyOnStart: 'loud',
+        typo: true,
+      },
+    } as unknown as ShardingModuleOptions;
+    expect(() => validateShardingOptions(bad)).toThrow(ShardingConfigError);
+    let text = '';
+    try {
+      validateShardingOptions(bad);
+    } catch (error) {
+      text = (error as Error).message;
+    }
+    for (const part of [
+      'migrations.typo',
+      'migrations.canary must be a configured shard (s0; got "s9")',
+      'migrations.concurrency',
+      'migrations.lockTimeoutMs',
+      'migrations.replicaTimeoutMs',
+      "migrations.verifyOnStart must be 'off', 'warn' or 'fail'",
+    ]) {
+      expect(text).toContain(part);
+    }
+    expect(() => validateShardingOptions({ ...base, migrations: 'yes' } as unknown as ShardingModuleOptions)).toThrow(
+      /migrations must be an object/,
+    );
+  });
+});

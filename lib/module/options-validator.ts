@@ -3,6 +3,7 @@ import { ShardIdGenerator } from '../ids/shard-id-generator.js';
 import { DEFAULT_ID_LAYOUT, type ShardIdLayout } from '../ids/shard-id-layout.js';
 import { BALANCER_NAMES } from '../routing/replica-balancer.js';
 import { toShardStrategy } from '../routing/shard-strategy.js';
+import { FLEET_MIGRATION_KEYS, MIKRO_ORM_MIGRATION_KEYS } from '../schema/migration-config.js';
 import { findTopologyProblems } from '../topology/topology-validator.js';
 import type { ShardingModuleOptions } from './sharding-options.interface.js';
 
@@ -15,6 +16,7 @@ const OPTION_KEYS = [
   'lockRequestToOneShard',
   'ids',
   'crossShard',
+  'migrations',
 ];
 const READ_REPLICA_KEYS = [
   'balancer',
@@ -49,6 +51,7 @@ export function validateShardingOptions(options: ShardingModuleOptions): void {
       ...healthProblems(options),
       ...idProblems(options),
       ...crossShardProblems(options),
+      ...migrationProblems(options),
     );
   }
   if (problems.length) throw new ShardingConfigError(problems);
@@ -184,6 +187,32 @@ function crossShardProblems({ crossShard }: ShardingModuleOptions): string[] {
   }
   if (cursorSecret !== undefined && (typeof cursorSecret !== 'string' || cursorSecret.length < 16)) {
     problems.push('crossShard.cursorSecret must be a string of at least 16 characters');
+  }
+  return problems;
+}
+
+const MIGRATION_KEYS: readonly string[] = [...MIKRO_ORM_MIGRATION_KEYS, ...FLEET_MIGRATION_KEYS];
+const VERIFY_ON_START = ['off', 'warn', 'fail'];
+
+function migrationProblems({ migrations, shards }: ShardingModuleOptions): string[] {
+  if (migrations === undefined) return [];
+  if (typeof migrations !== 'object' || migrations === null) return ['migrations must be an object'];
+  const problems = unknownKeys('migrations', migrations, MIGRATION_KEYS);
+  const { canary, verifyOnStart } = migrations;
+  const shardNames = Object.keys(shards ?? {});
+  if (canary !== undefined && !(typeof canary === 'string' && shardNames.includes(canary))) {
+    problems.push(
+      `migrations.canary must be a configured shard (${shardNames.join(', ') || 'none configured'}; got ${JSON.stringify(canary)})`,
+    );
+  }
+  for (const key of ['concurrency', 'lockTimeoutMs', 'replicaTimeoutMs'] as const) {
+    const value = migrations[key];
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) {
+      problems.push(`migrations.${key} must be an integer >= 1 (got ${JSON.stringify(value)})`);
+    }
+  }
+  if (verifyOnStart !== undefined && !VERIFY_ON_START.includes(verifyOnStart)) {
+    problems.push(`migrations.verifyOnStart must be 'off', 'warn' or 'fail' (got ${JSON.stringify(verifyOnStart)})`);
   }
   return problems;
 }

@@ -3,6 +3,7 @@ import type { ShardIdLayout } from '../ids/shard-id-layout.js';
 import type { HealthMonitorOptions } from '../replication/health-options.js';
 import type { ReadReplicaOptions } from '../routing/read-replica-options.js';
 import type { ShardStrategyOption } from '../routing/shard-strategy.js';
+import type { ShardingMigrationsOptions } from '../schema/migration.types.js';
 import type { ShardingMikroOrmOptions } from '../topology/node-orm.factory.js';
 import type { ShardsConfig } from '../topology/shard-config.js';
 
@@ -49,4 +50,12 @@ export interface ShardingModuleOptions {
    * @default { shardKeys: {}, concurrency: 8, timeoutMs: 30000, onShardFailure: 'fail', streamBatchSize: 1000 }
    */
   crossShard?: CrossShardOptions;
+  /**
+   * Migrations on every shard (`ShardingMigrator`): MikroORM's own `migrations` settings (`path`, `pathTs`,
+   * `tableName`, `transactional`, ...), used by every node's ORM, plus how a run goes across the fleet:
+   * the `canary` shard first, then `concurrency` shards at a time, the per-shard lock's `lockTimeoutMs`,
+   * the wait for replicas (`replicaTimeoutMs`).
+   * @default { canary: first shard, concurrency: 4, lockTimeoutMs: 60000, replicaTimeoutMs: 30000, verifyOnStart: 'warn', snapshot: false }
+   */
+  migrations?: ShardingMigrationsOptions;
 }

@@ -12,6 +12,9 @@ import { ShardIdGenerator } from '../ids/shard-id-generator.js';
 import { createBalancer } from '../routing/replica-balancer.js';
 import { hashStrategy } from '../routing/hash-strategy.js';
 import { toShardStrategy } from '../routing/shard-strategy.js';
+import { withMigrations } from '../schema/migration-config.js';
+import { MigrationStartCheck } from '../schema/migration-start-check.js';
+import { ShardingMigrator } from '../schema/sharding-migrator.js';
 import { ShardingSchema } from '../schema/sharding-schema.js';
 import { NodeRegistry } from '../topology/node-registry.js';
 import { validateShardingOptions } from './options-validator.js';
@@ -38,7 +41,11 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
       inject: [SHARDING_MODULE_OPTIONS],
       useFactory: (options: ShardingModuleOptions) => {
         validateShardingOptions(options);
-        return NodeRegistry.create(options, guardQuery);
+        // every node's ORM gets MikroORM's part of the `migrations` option (path, tableName, ...)
+        return NodeRegistry.create(
+          { shards: options.shards, mikroOrm: withMigrations(options.mikroOrm, options.migrations) },
+          guardQuery,
+        );
       },
     },
     {
@@ -81,6 +88,19 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
       useFactory: (service: ShardingService, runtime: ShardingRuntime, options: ShardingModuleOptions) =>
         service.attachCrossShard(new CrossShardQuery(service, runtime, options.crossShard)),
     },
+    {
+      provide: ShardingMigrator,
+      inject: [NodeRegistry, SHARDING_MODULE_OPTIONS],
+      useFactory: (registry: NodeRegistry, options: ShardingModuleOptions) =>
+        new ShardingMigrator(registry, options.migrations),
+    },
+    {
+      // only with a `migrations` option: without one, reading the ledgers would create them
+      provide: MigrationStartCheck,
+      inject: [ShardingMigrator, SHARDING_MODULE_OPTIONS],
+      useFactory: (migrator: ShardingMigrator, options: ShardingModuleOptions) =>
+        new MigrationStartCheck(migrator, options.migrations ? (options.migrations.verifyOnStart ?? 'warn') : 'off'),
+    },
     ShardedEntityManager,
     ShardingService,
     ShardingInterceptor,
@@ -94,6 +114,7 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
     ShardingInterceptor,
     ShardIdGenerator,
     ShardingSchema,
+    ShardingMigrator,
     CrossShardQuery,
   ],
 })

@@ -88,6 +88,10 @@ function nodeOptions(
       ...shared.schemaGenerator,
       skipTables: [...(shared.schemaGenerator?.skipTables ?? []), ...Object.values(LIBRARY_TABLES)],
     },
+    // One migration set for every shard: `create()` diffs against a live shard (the canary), not a
+    // snapshot file, and runs on many shards at once never race to rewrite one snapshot file.
+    // (MikroORM's Migrator extension is loaded by MikroORM.init when @mikro-orm/migrations is installed.)
+    migrations: { snapshot: false, ...shared.migrations },
     onQuery: (sql, params) => {
       const final = userOnQuery ? userOnQuery(sql, params) : sql;
       observer?.(node, final);
