@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
@@ -10,7 +11,7 @@ import {
   type ShardsConfig,
 } from '../lib/index.js';
 import { HEALTH_DETAIL, HealthController } from './health/health.controller.js';
-import { SchemaSetup } from './schema-setup.js';
+import { MigrationSetup } from './migration-setup.js';
 import { StatsController } from './stats/stats.controller.js';
 import { TopologyController } from './topology/topology.controller.js';
 import { Order } from './users/order.entity.js';
@@ -18,6 +19,8 @@ import { User } from './users/user.entity.js';
 import { UsersController } from './users/users.controller.js';
 import { UsersDirectory } from './users/users-directory.service.js';
 import { UsersService } from './users/users.service.js';
+
+const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
 /** The sample application, on whatever topology it is given. */
 @Module({})
@@ -42,6 +45,8 @@ export class AppModule {
           strategy: snowflakeStrategy(),
           // a where on these properties queries only the shards that hold those keys
           crossShard: { shardKeys: { User: 'id', Order: 'user' } },
+          // sample-app/migrations (TypeScript under ts tooling, compiled JavaScript next to the build)
+          migrations: { path: MIGRATIONS, pathTs: MIGRATIONS, silent: true },
           ...options,
         }),
         TerminusModule,
@@ -53,7 +58,7 @@ export class AppModule {
         HealthController,
       ],
       providers: [
-        SchemaSetup,
+        MigrationSetup,
         UsersService,
         UsersDirectory,
         ShardingHealthIndicator,
