@@ -7,7 +7,7 @@ import { PlainProgress } from './progress.js';
 const SHARDS = ['s0', 's1', 's2'];
 
 /** A migrator whose `up()`/`down()` apply `M1` per shard, failing on the shards in `failOn`. */
-function fakeMigrator(failOn: string[] = [], calls: string[][] = []): CliMigrator {
+function fakeMigrator(failOn: string[] = [], calls: string[][] = [], canaryShard = 's0'): CliMigrator {
   const run = async ({ shards = SHARDS }: { shards?: string[] }): Promise<ShardMigrationResult[]> => {
     calls.push(shards);
     const results = shards.map((shard) => ({
@@ -32,6 +32,11 @@ function fakeMigrator(failOn: string[] = [], calls: string[][] = []): CliMigrato
     }),
     up: run,
     down: run,
+    // the migrator's own rule: the canary option when among the shards, else the first of them
+    plan: (shards = SHARDS) => {
+      const canary = shards.includes(canaryShard) ? canaryShard : shards[0];
+      return { canary, others: shards.filter((shard) => shard !== canary), concurrency: 4 };
+    },
     status: async () =>
       SHARDS.map((shard) => ({
         shard,
@@ -71,7 +76,7 @@ function context(migrator: CliMigrator, extra: Partial<CliContext> = {}) {
 describe('runCommand', () => {
   it('migration:up runs the canary alone, then the others, and prints one row per shard', async () => {
     const calls: string[][] = [];
-    const { ctx, output } = context(fakeMigrator([], calls), { canary: 's1' });
+    const { ctx, output } = context(fakeMigrator([], calls, 's1'));
     expect(await runCommand({ command: 'migration:up' }, ctx)).toBe(EXIT.ok);
     expect(calls[0]).toEqual(['s1']);
     expect(calls.slice(1).sort()).toEqual([['s0'], ['s2']]);

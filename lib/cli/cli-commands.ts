@@ -23,6 +23,8 @@ export interface CliMigrator {
   }): Promise<{ fileName: string; code: string; diff: MigrationDiff }>;
   up(options: { to?: string; migrations?: string[]; shards?: string[] }): Promise<ShardMigrationResult[]>;
   down(options: { to?: string | 0; migrations?: string[]; shards?: string[] }): Promise<ShardMigrationResult[]>;
+  /** The waves of a run: the migrator decides them, the CLI only shows them. */
+  plan(shards?: readonly string[]): { canary: string | undefined; others: string[]; concurrency: number };
   status(): Promise<ShardMigrationStatus[]>;
   check(): Promise<DriftReport>;
 }
@@ -34,10 +36,6 @@ export interface CliContext {
   shardNames: readonly string[];
   /** Node id → address without password. */
   addresses: NodeAddresses;
-  /** The `migrations.canary` option (else the first shard). */
-  canary?: string;
-  /** The `migrations.concurrency` option. @default 4 */
-  concurrency?: number;
   /** The `migrations.path` option, shown with a created file. */
   migrationsPath?: string;
   progress: Progress;
@@ -96,8 +94,8 @@ async function migrate(direction: 'up' | 'down', args: CliArgs, context: CliCont
   if (unknown.length) {
     throw new CliUsageError(`Unknown shard(s) ${unknown.join(', ')}: the config has ${context.shardNames.join(', ')}.`);
   }
-  const canary = context.canary && targets.includes(context.canary) ? context.canary : targets[0];
-  const rest = targets.filter((shard) => shard !== canary);
+  const { canary, others: rest, concurrency } = context.migrator.plan(targets);
+  if (canary === undefined) return EXIT.ok;
   const results = new Map<string, ShardMigrationResult>();
   const verb = direction === 'up' ? 'applied' : 'reverted';
   const shardStep = (shard: string, title: string) =>
@@ -118,7 +116,7 @@ async function migrate(direction: 'up' | 'down', args: CliArgs, context: CliCont
   } else if (rest.length) {
     await context.progress.run(
       rest.map((shard) => shardStep(shard, `${shard}: migration:${direction}`)),
-      context.concurrency ?? 4,
+      concurrency,
     );
   }
 

@@ -44,8 +44,6 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo()): 
         migrator: app.migrator,
         shardNames: app.shardNames,
         addresses: app.addresses,
-        canary: migrations.canary,
-        concurrency: migrations.concurrency,
         migrationsPath: migrations.path,
         progress: chooseProgress(io.stdout, io.env, io.isTTY),
         out: (text) => io.stdout(redact(text, secrets)),

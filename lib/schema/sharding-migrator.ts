@@ -81,6 +81,18 @@ export class ShardingMigrator {
   }
 
   /**
+   * The waves of a run over `shards` (default every shard): the canary alone first — the `canary` option
+   * when it is among them, else the first of them — then the others, `concurrency` at a time.
+   * `UnknownNodeError` for a shard that is not configured.
+   */
+  plan(shards?: readonly string[]): { canary: string | undefined; others: string[]; concurrency: number } {
+    const chosen = shards ? [...new Set(shards)] : [...this.registry.shardNames];
+    for (const shard of chosen) this.registry.acting(shard); // UnknownNodeError for a name not configured
+    const canary = chosen.includes(this.canary) ? this.canary : chosen[0];
+    return { canary, others: chosen.filter((shard) => shard !== canary), concurrency: this.fleet.concurrency };
+  }
+
+  /**
    * Diffs the entities against the canary shard's acting primary and writes one migration file (MikroORM's
    * generator) for every shard. `fileName` is empty when there was nothing to change.
    */
@@ -148,12 +160,9 @@ export class ShardingMigrator {
     options: Omit<MigrateOptions, 'from' | 'schema' | 'transaction'>,
     only?: readonly string[],
   ): Promise<ShardMigrationResult[]> {
-    const shards = only ? [...new Set(only)] : [...this.registry.shardNames];
-    for (const shard of shards) this.registry.acting(shard); // UnknownNodeError for a name not configured
-    if (!shards.length) return [];
-    // the canary goes first when it is among the shards run; otherwise the first of them does
-    const canary = shards.includes(this.canary) ? this.canary : shards[0];
-    const others = shards.filter((shard) => shard !== canary);
+    const { canary, others } = this.plan(only);
+    if (canary === undefined) return [];
+    const shards = [canary, ...others];
 
     const first = await this.runShard(canary, direction, options);
     if (first.failed) {
