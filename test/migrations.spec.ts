@@ -287,6 +287,22 @@ describe('ShardingMigrator', () => {
     await start([Widget], { verifyOnStart: 'fail' }); // level again: starts
   });
 
+  it('down() reverts the fleet’s newest migration only where it ran; an unknown name runs nothing', async () => {
+    const { migrator } = await start();
+    const before = await migrator.executed();
+    await expect(migrator.down({ to: 'Migration_typo' })).rejects.toThrow(/No migration file is named Migration_typo/);
+    await expect(migrator.up({ migrations: ['Nope'] })).rejects.toThrow(MigrationError);
+    expect(await migrator.executed()).toEqual(before);
+    const newest = before.s0.at(-1)!;
+    await migrator.down({ shards: ['s1'] }); // s1 falls behind by one
+    const results = byShard(await migrator.down());
+    // the shard left behind is not rolled back further: it reverts nothing
+    expect([results.s0.applied, results.s1.applied, results.s2.applied]).toEqual([[newest], [], [newest]]);
+    expect(new Set(Object.values(await migrator.executed()).map((names) => names.join()))).toHaveProperty('size', 1);
+    await migrator.up();
+    expect(await migrator.executed()).toEqual(before);
+  });
+
   it('after pg_promote() of a replica, up() runs on the promoted node', async () => {
     const { migrator, registry } = await start();
     const promoted = topology.server('s2', 'replica', 0);

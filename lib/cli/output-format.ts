@@ -32,6 +32,7 @@ export function formatResults(
   const status = (result: ShardMigrationResult) => {
     if (result.failed) return `FAILED${result.failed.migration ? ` at ${result.failed.migration}` : ''}`;
     if (result.skipped) return 'skipped (canary failed)';
+    if (result.replicasBehind) return 'done; replicas behind';
     return result.applied.length ? 'done' : 'nothing to do';
   };
   const table = renderTable(

@@ -214,5 +214,11 @@ function migrationProblems({ migrations, shards }: ShardingModuleOptions): strin
   if (verifyOnStart !== undefined && !VERIFY_ON_START.includes(verifyOnStart)) {
     problems.push(`migrations.verifyOnStart must be 'off', 'warn' or 'fail' (got ${JSON.stringify(verifyOnStart)})`);
   }
+  if (migrations.snapshot === true) {
+    // one snapshot file per database name, rewritten by every shard's run: create() would diff against it
+    problems.push(
+      'migrations.snapshot cannot be used across shards: create() diffs the entities against the canary shard',
+    );
+  }
   return problems;
 }

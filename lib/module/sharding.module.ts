@@ -97,9 +97,13 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
     {
       // only with a `migrations` option: without one, reading the ledgers would create them
       provide: MigrationStartCheck,
-      inject: [ShardingMigrator, SHARDING_MODULE_OPTIONS],
-      useFactory: (migrator: ShardingMigrator, options: ShardingModuleOptions) =>
-        new MigrationStartCheck(migrator, options.migrations ? (options.migrations.verifyOnStart ?? 'warn') : 'off'),
+      inject: [ShardingMigrator, SHARDING_MODULE_OPTIONS, ReplicationMonitor],
+      useFactory: (migrator: ShardingMigrator, options: ShardingModuleOptions, monitor: ReplicationMonitor) =>
+        new MigrationStartCheck(
+          migrator,
+          options.migrations ? (options.migrations.verifyOnStart ?? 'warn') : 'off',
+          () => (monitor.enabled ? monitor.checkNow() : Promise.resolve()),
+        ),
     },
     ShardedEntityManager,
     ShardingService,

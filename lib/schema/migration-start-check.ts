@@ -14,12 +14,15 @@ export class MigrationStartCheck {
   constructor(
     private readonly migrator: ShardingMigrator,
     private readonly mode: 'off' | 'warn' | 'fail',
+    /** Runs a health round first, so the ledgers are read on the acting primaries (after a promotion too). */
+    private readonly knowActingPrimaries: () => Promise<void> = async () => undefined,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.mode === 'off') return;
     let executed: Record<string, string[]>;
     try {
+      await this.knowActingPrimaries();
       executed = await this.migrator.executed();
     } catch (error) {
       this.logger.warn(`could not compare the shards' migrations at start: ${failureReason(error)}`);

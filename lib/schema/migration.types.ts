@@ -31,6 +31,11 @@ export interface ShardMigrationResult {
   failed?: { migration?: string; message: string };
   /** Set when this shard was not run because the canary failed. */
   skipped?: boolean;
+  /**
+   * Set when the shard was migrated but a replica had not replayed it within `replicaTimeoutMs` (a
+   * replica down or far behind): reads there may not see the new schema yet. Not a failure.
+   */
+  replicasBehind?: string;
 }
 
 /** One shard's migration state. */

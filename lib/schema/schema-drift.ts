@@ -97,9 +97,11 @@ async function inspect(node: ShardNode, ledgerTable: string, timeoutMs: number):
   const ledgerName = ledgerTable.split('.').pop()!;
   const config = node.orm.config;
   const [schemaDiff, catalog] = await Promise.all([
-    withTimeout(node.orm.schema.getUpdateSchemaSQL({ wrap: false }), timeoutMs, noAnswerWithin(timeoutMs)).then((sql) =>
-      splitStatements(sql).filter((statement) => !dropsTable(statement, ledgerName)),
-    ),
+    withTimeout(
+      node.orm.schema.getUpdateSchemaSQL({ wrap: false, safe: true, dropTables: false }),
+      timeoutMs,
+      noAnswerWithin(timeoutMs),
+    ).then((sql) => splitStatements(sql).filter((statement) => !dropsTable(statement, ledgerName))),
     readCatalog(node.control, {
       excludeTables: [ledgerName, ...Object.values(LIBRARY_TABLES)],
       defaultSchema: config.get('schema') ?? node.orm.em.getPlatform().getDefaultSchemaName() ?? 'public',

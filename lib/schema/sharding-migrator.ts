@@ -98,19 +98,80 @@ export class ShardingMigrator {
    */
   async create(options: CreateMigrationOptions = {}): Promise<MigrationResult> {
     const migrator = await migratorOf(this.registry.acting(this.canary).primary.orm);
-    return migrator.create(undefined, options.blank ?? false, options.initial ?? false, options.name);
+    const created = await migrator.create(undefined, options.blank ?? false, options.initial ?? false, options.name);
+    // MikroORM records an initial migration as executed where it ran (the canary): every other shard whose
+    // tables already match the entities gets the same ledger entry, or the next up() would fail there
+    if (options.initial && created.fileName) await this.recordInitial(migrationName(created.fileName));
+    return created;
   }
 
   /** Applies pending migrations: the canary shard first, then the others. */
-  up(options: MigrateUpOptions = {}): Promise<ShardMigrationResult[]> {
+  async up(options: MigrateUpOptions = {}): Promise<ShardMigrationResult[]> {
     const { shards, ...rest } = options;
+    await this.checkNames(rest.to, rest.migrations);
     return this.run('up', definedOnly(rest), shards);
   }
 
-  /** Reverts migrations (the last one by default): the canary shard first, then the others. */
-  down(options: MigrateDownOptions = {}): Promise<ShardMigrationResult[]> {
+  /**
+   * Reverts migrations: by default the newest migration executed anywhere in the fleet, on every shard
+   * that has it (a shard a failed run left behind is not rolled back further). The canary shard first.
+   */
+  async down(options: MigrateDownOptions = {}): Promise<ShardMigrationResult[]> {
     const { shards, ...rest } = options;
+    await this.checkNames(rest.to === 0 ? undefined : rest.to, rest.migrations);
+    if (rest.to === undefined && rest.migrations === undefined) {
+      const newest = Object.values(await this.executed())
+        .flat()
+        .sort()
+        .at(-1);
+      if (newest === undefined) {
+        const { canary, others } = this.plan(shards);
+        return (canary === undefined ? [] : [canary, ...others]).map((shard) => ({
+          shard,
+          node: this.registry.acting(shard).primary.id,
+          applied: [],
+        }));
+      }
+      rest.migrations = [newest];
+    }
     return this.run('down', definedOnly(rest), shards);
+  }
+
+  /** A `to` or `migrations` name that no migration file has would run everything (MikroORM walks past it). */
+  private async checkNames(to: string | undefined, names: readonly string[] | undefined): Promise<void> {
+    const wanted = [...(to === undefined ? [] : [to]), ...(names ?? [])];
+    if (!wanted.length) return;
+    const known = new Set(await this.known());
+    const unknown = wanted.filter((name) => !known.has(migrationName(name)));
+    if (unknown.length) {
+      throw new MigrationError(
+        `No migration file is named ${unknown.join(', ')}; nothing was run. Known: ${[...known].slice(-5).join(', ') || 'none'}` +
+          `${known.size > 5 ? ` (and ${known.size - 5} older)` : ''}.`,
+        [],
+      );
+    }
+  }
+
+  /** Logs an initial migration on every other shard whose schema already matches; refuses the others. */
+  private async recordInitial(name: string): Promise<void> {
+    const refused: string[] = [];
+    for (const shard of this.registry.shardNames.filter((s) => s !== this.canary)) {
+      const { orm } = this.registry.acting(shard).primary;
+      const diff = await orm.schema.getUpdateSchemaSQL({ wrap: false, safe: true, dropTables: false });
+      if (diff.trim()) refused.push(shard);
+      else {
+        const storage = (await migratorOf(orm)).getStorage();
+        await storage.ensureTable?.();
+        await storage.logMigration({ name });
+      }
+    }
+    if (refused.length) {
+      throw new MigrationError(
+        `The initial migration ${name} was recorded on ${this.canary} and every shard whose tables match the entities, ` +
+          `but not on ${refused.join(', ')}: their schema differs. Bring them in line (check() shows how), then record it there.`,
+        [],
+      );
+    }
   }
 
   /** Each shard's migration files not executed there yet. */
@@ -125,7 +186,9 @@ export class ShardingMigrator {
 
   /** Each shard's executed and pending migrations, on its acting primary. */
   async status(): Promise<ShardMigrationStatus[]> {
-    const [executed, pending] = await Promise.all([this.executed(), this.pending()]);
+    // one after the other: on a shard without a ledger yet, MikroORM creates it (check, then create)
+    const executed = await this.executed();
+    const pending = await this.pending();
     return this.registry.shardNames.map((shard) => ({
       shard,
       node: this.registry.acting(shard).primary.id,
@@ -136,7 +199,9 @@ export class ShardingMigrator {
 
   /** Drift: pending or unknown migrations, schema differences from the entities, shards unlike the others. */
   async check(): Promise<DriftReport> {
-    const [executed, pending, known] = await Promise.all([this.executed(), this.pending(), this.known()]);
+    const executed = await this.executed();
+    const pending = await this.pending();
+    const known = await this.known();
     return detectDrift(this.registry, { executed, pending, known });
   }
 
@@ -218,7 +283,10 @@ export class ShardingMigrator {
         await lock.release();
       }
       if (!result.failed) {
-        await waitForReplicas(this.registry, { shards: [shard], timeoutMs: this.fleet.replicaTimeoutMs });
+        // the migration is committed: replicas that are slow to replay it are said, not a failure
+        await waitForReplicas(this.registry, { shards: [shard], timeoutMs: this.fleet.replicaTimeoutMs }).catch(
+          (error: unknown) => (result.replicasBehind = safeMessage(error)),
+        );
       }
     } catch (error) {
       result.failed ??= { message: safeMessage(error) };
@@ -306,4 +374,9 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T
   };
   await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
   return results;
+}
+
+/** A migration's name as the ledger keeps it: the file name without folder and extension. */
+function migrationName(fileName: string): string {
+  return fileName.replace(/^.*[\\/]/, '').replace(/\.(?:[cm]?js|[cm]?ts)$/, '');
 }
