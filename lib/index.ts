@@ -84,6 +84,8 @@ export { ShardRoutingError } from './errors/shard-routing.error.js';
 // Replicas: health, lag, read-your-writes, failover
 export { ShardUnavailableError } from './errors/shard-unavailable.error.js';
 export { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown.error.js';
+export { MisplacedEntityError } from './errors/misplaced-entity.error.js';
+export type { EntityShardKey, ShardKeysOption } from './routing/entity-shard-key.js';
 export { InvalidConsistencyTokenError } from './errors/invalid-consistency-token.error.js';
 export { ReplicationMonitor } from './replication/replication-monitor.js';
 export type { HealthMonitorOptions } from './replication/health-options.js';

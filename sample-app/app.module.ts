@@ -43,8 +43,9 @@ export class AppModule {
           mikroOrm: { entities: [User, Order] },
           // user and order ids embed their shard: routing by id needs no lookup
           strategy: snowflakeStrategy(),
-          // a where on these properties queries only the shards that hold those keys
-          crossShard: { shardKeys: { User: 'id', Order: 'user' } },
+          // each entity's own key: a row is never written to another shard than its key's (the placement
+          // guard), and a cross-shard where on these properties queries only the shards holding the keys
+          shardKeys: { User: 'id', Order: 'user' },
           // sample-app/migrations (TypeScript under ts tooling, compiled JavaScript next to the build)
           migrations: { path: MIGRATIONS, pathTs: MIGRATIONS, silent: true },
           ...options,

@@ -8,6 +8,7 @@ import {
   ReadReplica,
   ShardBy,
   ShardedEntityManager,
+  MisplacedEntityError,
   ShardingModule,
   ShardingSchema,
   ShardingService,
@@ -470,6 +471,59 @@ describe('routing on a real 2 shards × (primary + 2 replicas) topology', () => 
       ),
     ).rejects.toThrow(ShardLockError);
     await expect(sharding.run({ key: a }, () => accounts.onPrimary(b))).resolves.toBeDefined();
+  });
+
+  it('the placement guard: an entity whose own key belongs to another shard is refused before any SQL', async () => {
+    @Injectable()
+    class PairsService {
+      constructor(private readonly em: ShardedEntityManager) {}
+
+      @ShardBy('id')
+      async createPair(id: string, otherId: string) {
+        this.em.create(Account, { id, name: 'first' });
+        this.em.create(Account, { id: otherId, name: 'second' });
+        await this.em.flush();
+      }
+    }
+    const guarded = await Test.createTestingModule({
+      imports: [
+        ShardingModule.forRoot({
+          shards: topology.shards,
+          mikroOrm: { entities: [Account] },
+          shardKeys: { Account: 'id' },
+        }),
+      ],
+      providers: [PairsService],
+    }).compile();
+    await guarded.init();
+    try {
+      const ids = Array.from({ length: 20 }, (_, i) => `pair-${i}`);
+      const first = ids[0];
+      const other = ids.find((id) => expectedShard(id) !== expectedShard(first))!;
+      const same = ids.find((id) => id !== first && expectedShard(id) === expectedShard(first))!;
+      const error = await guarded
+        .get(PairsService)
+        .createPair(first, other)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MisplacedEntityError);
+      expect(error).toMatchObject({
+        entity: 'Account',
+        keyShard: expectedShard(other),
+        flushShard: expectedShard(first),
+      });
+      expect((error as Error).message).toMatch(/PairsService\.createPair would write Account with key/);
+      for (const shard of ['s0', 's1']) {
+        const rows = await topology.server(shard).query("select id from accounts where id like 'pair-%'");
+        expect(rows).toEqual([]); // nothing written on any shard: not even the first entity
+      }
+      await guarded.get(PairsService).createPair(first, same); // both keys on the method's shard: fine
+      const [{ n }] = await topology
+        .server(expectedShard(first))
+        .query<{ n: string }>("select count(*)::text as n from accounts where id like 'pair-%'");
+      expect(n).toBe('2');
+    } finally {
+      await guarded.close();
+    }
   });
 
   it('2,000 interleaved concurrent calls over both shards each run on their own node', async () => {

@@ -9,6 +9,7 @@ import type { ShardingModuleOptions } from './sharding-options.interface.js';
 
 const OPTION_KEYS = [
   'shards',
+  'shardKeys',
   'mikroOrm',
   'strategy',
   'readReplicas',
@@ -51,10 +52,23 @@ export function validateShardingOptions(options: ShardingModuleOptions): void {
       ...healthProblems(options),
       ...idProblems(options),
       ...crossShardProblems(options),
+      ...shardKeyProblems(options),
       ...migrationProblems(options),
     );
   }
   if (problems.length) throw new ShardingConfigError(problems);
+}
+
+function shardKeyProblems({ shardKeys }: ShardingModuleOptions): string[] {
+  if (shardKeys === undefined) return [];
+  if (typeof shardKeys !== 'object' || shardKeys === null)
+    return ['shardKeys must map entity names to properties or functions'];
+  const bad = Object.entries(shardKeys)
+    .filter(([, where]) => !(typeof where === 'function' || (typeof where === 'string' && where !== '')))
+    .map(([entity]) => entity);
+  return bad.length
+    ? [`shardKeys maps entity names to a property name or a function of the entity; fix ${bad.join(', ')}`]
+    : [];
 }
 
 function strategyProblems({ strategy, shards }: ShardingModuleOptions): string[] {

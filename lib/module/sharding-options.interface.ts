@@ -2,6 +2,7 @@ import type { CrossShardOptions } from '../cross-shard/cross-shard.options.js';
 import type { ShardIdLayout } from '../ids/shard-id-layout.js';
 import type { HealthMonitorOptions } from '../replication/health-options.js';
 import type { ReadReplicaOptions } from '../routing/read-replica-options.js';
+import type { ShardKeysOption } from '../routing/entity-shard-key.js';
 import type { ShardStrategyOption } from '../routing/shard-strategy.js';
 import type { ShardingMigrationsOptions } from '../schema/migration.types.js';
 import type { ShardingMikroOrmOptions } from '../topology/node-orm.factory.js';
@@ -44,6 +45,14 @@ export interface ShardingModuleOptions {
     workerId?: number;
     layout?: Partial<ShardIdLayout>;
   };
+  /**
+   * Entity name → where its shard key is: a property (`User: 'id'`; a relation gives the related
+   * entity's primary key: `Order: 'user'`) or a function of the entity. Used to place every new or
+   * moved entity on its own shard (a flush that would write it to another shard is refused with
+   * `MisplacedEntityError`) and to narrow cross-shard queries (property keys).
+   * @default {}
+   */
+  shardKeys?: ShardKeysOption;
   /**
    * Cross-shard queries (`CrossShardQuery`): which property is each entity's shard key (so a
    * `where` on it does not fan out), concurrency, per-shard timeout, failure policy, cursor secret.

@@ -11,6 +11,7 @@ import { ReplicationMonitor } from '../replication/replication-monitor.js';
 import { ShardIdGenerator } from '../ids/shard-id-generator.js';
 import { createBalancer } from '../routing/replica-balancer.js';
 import { hashStrategy } from '../routing/hash-strategy.js';
+import type { ShardKeysOption } from '../routing/entity-shard-key.js';
 import { toShardStrategy } from '../routing/shard-strategy.js';
 import { withMigrations } from '../schema/migration-config.js';
 import { MigrationStartCheck } from '../schema/migration-start-check.js';
@@ -61,6 +62,7 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
           readYourWrites: replicas.readYourWrites ?? true,
           monotonicReads: replicas.monotonicReads ?? false,
           whenNoReplica: replicas.whenNoReplica ?? 'primary',
+          shardKeys: options.shardKeys ?? {},
           consistencyHeader: (replicas.consistencyHeader ?? 'x-shard-consistency').toLowerCase(),
           checkTimeoutMs: options.health?.timeoutMs ?? HEALTH_DEFAULTS.timeoutMs,
         });
@@ -86,7 +88,13 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
       provide: CrossShardQuery,
       inject: [ShardingService, ShardingRuntime, SHARDING_MODULE_OPTIONS],
       useFactory: (service: ShardingService, runtime: ShardingRuntime, options: ShardingModuleOptions) =>
-        service.attachCrossShard(new CrossShardQuery(service, runtime, options.crossShard)),
+        service.attachCrossShard(
+          new CrossShardQuery(service, runtime, {
+            ...options.crossShard,
+            // narrowing uses the entity's key property; the module-level map is the one to keep
+            shardKeys: { ...propertyKeys(options.shardKeys), ...options.crossShard?.shardKeys },
+          }),
+        ),
     },
     {
       provide: ShardingMigrator,
@@ -123,3 +131,10 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
   ],
 })
 export class ShardingModule extends ConfigurableShardingModule {}
+
+/** The property keys of the `shardKeys` map (a function key cannot narrow a query's `where`). */
+function propertyKeys(keys: ShardKeysOption = {}): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(keys).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+  );
+}
