@@ -150,6 +150,38 @@ describe('replicas: balancers, health, lag, read-your-writes, failover', () => {
     expect(await reads(custom.accounts, 20)).toEqual({ 's0/replica-2': 20 });
   });
 
+  it('primaryShare 0.1: the primary serves about a tenth of replica reads, the replicas the rest; a down primary takes none', async () => {
+    const { accounts, registry } = await start({ readReplicas: { primaryShare: 0.1 } });
+    const counts = countOn(await Promise.all(Array.from({ length: 4_000 }, () => accounts.where())));
+    const share = (id: string) => (counts[id] ?? 0) / 4_000;
+    expect(share('s0/primary')).toBeGreaterThanOrEqual(0.08);
+    expect(share('s0/primary')).toBeLessThanOrEqual(0.12);
+    for (const replica of ['s0/replica-1', 's0/replica-2']) {
+      expect(share(replica)).toBeGreaterThan(0.4);
+      expect(share(replica)).toBeLessThan(0.5);
+    }
+    // a shard's own setting wins: 0 here
+    const perShard = await start({
+      shards: { s0: { ...topology.shards.s0, primaryShare: 0 } },
+      readReplicas: { primaryShare: 1 },
+    });
+    expect(
+      countOn(await Promise.all(Array.from({ length: 100 }, () => perShard.accounts.where())))['s0/primary'],
+    ).toBeUndefined();
+    // with the primary down its share goes to the replicas: no read fails
+    const primary = topology.server('s0');
+    await primary.stop();
+    try {
+      await until('the primary is seen down', () => registry.health()[0].status === 'down');
+      const during = countOn(await Promise.all(Array.from({ length: 500 }, () => accounts.where())));
+      expect(during['s0/primary']).toBeUndefined();
+      expect((during['s0/replica-1'] ?? 0) + (during['s0/replica-2'] ?? 0)).toBe(500);
+    } finally {
+      await primary.start();
+      await until('the primary is up again', () => registry.health()[0].status === 'up');
+    }
+  });
+
   it('read-your-writes by WAL position: in one context and across contexts with the token, never stale', async () => {
     const { accounts, sharding, node } = await start();
     await delayReplay(0, '1500ms');

@@ -54,8 +54,14 @@ export function chooseReadNode(
   }
   const pinned = scope.replica(shard);
   if (pinned && isEligible(pinned, maxLagMs, required)) return pinned;
+  // the primary's share of reads keeps its cache warm; chosen once per context, like a replica
+  if (pinned === primary && !primary.health.isDown) return primary;
   const eligible = eligibleReplicas(replicas, maxLagMs, required);
-  if (eligible.length) return scope.keepReplica(shard, runtime.settings.balancer(eligible, shard));
+  if (eligible.length) {
+    const share = runtime.primaryShareOf(shard);
+    if (share > 0 && !primary.health.isDown && Math.random() < share) return scope.keepReplica(shard, primary);
+    return scope.keepReplica(shard, runtime.settings.balancer(eligible, shard));
+  }
   if (required !== undefined && scope.worthCheckingLive(shard)) {
     const candidates = replicas.filter((replica) => isEligible(replica, maxLagMs, undefined));
     if (candidates.length) return checkLive(runtime, scope, shard, candidates, required);

@@ -25,6 +25,9 @@ export interface RuntimeSettings {
   lockRequestToOneShard: boolean;
   maxLagMs: number | undefined;
   readYourWrites: boolean;
+  /** Share of replica-eligible reads sent to the acting primary (0–1), and per-shard overrides. */
+  primaryShare: number;
+  shardPrimaryShare: Readonly<Record<string, number>>;
   /** Entity name → where its shard key is: the placement guard's map. */
   shardKeys: ShardKeysOption;
   /** Record the position of every read too (monotonic reads with the token). */
@@ -78,6 +81,11 @@ export class ShardingRuntime {
 
   onModuleDestroy(): void {
     this.deactivate();
+  }
+
+  /** The share of a shard's replica-eligible reads its acting primary takes. */
+  primaryShareOf(shard: string): number {
+    return this.settings.shardPrimaryShare[shard] ?? this.settings.primaryShare;
   }
 
   get shardNames(): readonly string[] {

@@ -4,7 +4,7 @@ import { DEFAULT_ID_LAYOUT, type ShardIdLayout } from '../ids/shard-id-layout.js
 import { BALANCER_NAMES } from '../routing/replica-balancer.js';
 import { toShardStrategy } from '../routing/shard-strategy.js';
 import { FLEET_MIGRATION_KEYS, MIKRO_ORM_MIGRATION_KEYS } from '../schema/migration-config.js';
-import { findTopologyProblems } from '../topology/topology-validator.js';
+import { findTopologyProblems, isShare } from '../topology/topology-validator.js';
 import type { ShardingModuleOptions } from './sharding-options.interface.js';
 
 const OPTION_KEYS = [
@@ -21,6 +21,7 @@ const OPTION_KEYS = [
 ];
 const READ_REPLICA_KEYS = [
   'balancer',
+  'primaryShare',
   'maxLagMs',
   'readYourWrites',
   'monotonicReads',
@@ -95,6 +96,10 @@ function replicaProblems({ readReplicas }: ShardingModuleOptions): string[] {
     problems.push(
       `readReplicas.balancer must be one of ${BALANCER_NAMES.join(', ')} or a function (replicas, shard) => replica (got ${JSON.stringify(balancer)})`,
     );
+  }
+  const { primaryShare } = readReplicas;
+  if (primaryShare !== undefined && !isShare(primaryShare)) {
+    problems.push(`readReplicas.primaryShare must be a number from 0 to 1 (got ${JSON.stringify(primaryShare)})`);
   }
   if (maxLagMs !== undefined && !(typeof maxLagMs === 'number' && maxLagMs >= 0)) {
     problems.push(`readReplicas.maxLagMs must be a number of milliseconds >= 0 (got ${JSON.stringify(maxLagMs)})`);

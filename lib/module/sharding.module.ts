@@ -63,6 +63,12 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
           monotonicReads: replicas.monotonicReads ?? false,
           whenNoReplica: replicas.whenNoReplica ?? 'primary',
           shardKeys: options.shardKeys ?? {},
+          primaryShare: replicas.primaryShare ?? 0,
+          shardPrimaryShare: Object.fromEntries(
+            Object.entries(options.shards).flatMap(([shard, config]) =>
+              config.primaryShare === undefined ? [] : [[shard, config.primaryShare]],
+            ),
+          ),
           consistencyHeader: (replicas.consistencyHeader ?? 'x-shard-consistency').toLowerCase(),
           checkTimeoutMs: options.health?.timeoutMs ?? HEALTH_DEFAULTS.timeoutMs,
         });

@@ -8,6 +8,12 @@ export interface ReadReplicaOptions {
    * @default 'round-robin'
    */
   balancer?: BalancerName | ReplicaBalancer;
+  /**
+   * Share of replica-eligible reads served by the shard's acting primary (0–1), the rest by the balancer's
+   * replica (e.g. `0.1`: 10 % primary, 90 % replicas, so the primary's cache stays warm). A primary that is
+   * down takes none. A shard's own `primaryShare` overrides it. @default 0
+   */
+  primaryShare?: number;
   /** Replicas whose replay lag (seen by the health monitor) is over this are skipped. @default no limit */
   maxLagMs?: number;
   /**

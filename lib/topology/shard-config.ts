@@ -25,6 +25,8 @@ export type ReplicaConfig = NodeConnectionConfig & {
 export interface ShardConfig {
   primary: NodeConnectionConfig;
   replicas?: ReplicaConfig[];
+  /** This shard's `readReplicas.primaryShare` (0–1). */
+  primaryShare?: number;
 }
 
 /** The whole topology: shard name → its nodes. */

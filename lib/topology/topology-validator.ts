@@ -2,7 +2,7 @@ import { addressKey, describeAddress, nodeAddress } from './node-address.js';
 
 const URL_NODE_KEYS = ['clientUrl'];
 const FIELD_NODE_KEYS = ['host', 'port', 'user', 'password', 'dbName'];
-const SHARD_KEYS = ['primary', 'replicas'];
+const SHARD_KEYS = ['primary', 'replicas', 'primaryShare'];
 /** Connection settings are per node: in the shared `mikroOrm` options they would point every node at one server. */
 const PER_NODE_MIKRO_ORM_KEYS = [
   'clientUrl',
@@ -53,6 +53,9 @@ function shardsProblems(shards: unknown): string[] {
     if (shard.primary === undefined)
       problems.push(`${path} has no primary: add primary: { clientUrl } or { host, port, user, password, dbName }`);
     else problems.push(...nodeProblems(`${path}.primary`, shard.primary, false, seen));
+    if (shard.primaryShare !== undefined && !isShare(shard.primaryShare)) {
+      problems.push(`${path}.primaryShare must be a number from 0 to 1 (got ${JSON.stringify(shard.primaryShare)})`);
+    }
     if (shard.replicas !== undefined && !Array.isArray(shard.replicas)) {
       problems.push(`${path}.replicas must be an array of nodes`);
     } else {
@@ -123,4 +126,9 @@ function mikroOrmProblems(mikroOrm: unknown): string[] {
   const entities = mikroOrm.entities;
   if (!Array.isArray(entities) || entities.length === 0) problems.push('mikroOrm.entities must list your entities');
   return problems;
+}
+
+/** A fraction of reads: a number from 0 to 1. */
+export function isShare(value: unknown): boolean {
+  return typeof value === 'number' && value >= 0 && value <= 1;
 }
