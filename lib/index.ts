@@ -85,6 +85,7 @@ export { ShardRoutingError } from './errors/shard-routing.error.js';
 export { ShardUnavailableError } from './errors/shard-unavailable.error.js';
 export { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown.error.js';
 export { MisplacedEntityError } from './errors/misplaced-entity.error.js';
+export { ShardedSession } from './context/sharded-session.js';
 export type { EntityShardKey, ShardKeysOption } from './routing/entity-shard-key.js';
 export { InvalidConsistencyTokenError } from './errors/invalid-consistency-token.error.js';
 export { ReplicationMonitor } from './replication/replication-monitor.js';

@@ -7,6 +7,7 @@ import { currentFrame, runInFrameAndRelease } from './context-store.js';
 import { callFrame } from './request-scope.js';
 import { resolveFrame } from './route-resolver.js';
 import { ShardedEntityManager, SHARDING_RUNTIME } from './sharded-entity-manager.js';
+import { ShardedSession } from './sharded-session.js';
 import { ShardKeyMissingError } from '../errors/shard-key-missing.error.js';
 import { ShardRoutingError } from '../errors/shard-routing.error.js';
 import { ShardingRuntime } from './sharding-runtime.js';
@@ -60,6 +61,14 @@ export class ShardingService {
   attachCrossShard<Q extends CrossShardQuery>(query: Q): Q {
     this.crossShardQuery = query;
     return query;
+  }
+
+  /**
+   * A unit of work over every shard in which each entity goes to the shard its own key says (the
+   * module's `shardKeys`), like SQLAlchemy's `ShardedSession`. Its flush commits shard by shard.
+   */
+  session(): ShardedSession {
+    return new ShardedSession(this[SHARDING_RUNTIME]);
   }
 
   /** The configured shard names. */
