@@ -35,7 +35,7 @@ describe('findTopologyProblems', () => {
       mikroOrm: { entities: [], clientUrl: 'postgresql://x/y', replicas: [], driver: {} },
     });
     expect(problems).toEqual([
-      'shards.s0 has unknown key "replica" (allowed: primary, replicas)',
+      'shards.s0 has unknown key "replica" (allowed: primary, replicas, primaryShare)',
       'shards.s0.primary.clientUrl is not a postgresql:// URL (expected postgresql://user:password@host:5432/dbname)',
       'shards.s1 has no primary: add primary: { clientUrl } or { host, port, user, password, dbName }',
       'shards.s1.replicas must be an array of nodes',
