@@ -38,6 +38,9 @@ export interface RuntimeSettings {
   checkTimeoutMs: number;
 }
 
+const INSERT_LSN = 'select pg_current_wal_insert_lsn()::text as lsn';
+const REPLAY_LSN = 'select pg_last_wal_replay_lsn()::text as lsn';
+
 const hasChanges = ({ uow }: FlushEventArgs) =>
   uow.getChangeSets().length > 0 || uow.getCollectionUpdates().length > 0 || uow.getExtraUpdates().size > 0;
 
@@ -169,23 +172,7 @@ export class ShardingRuntime {
         ? this.recordPosition(scope, node)
         : undefined;
     }
-    return this.settings.monotonicReads ? this.recordReplayPosition(scope, node) : undefined;
-  }
-
-  /**
-   * A replica's replay position read after a read there: at least what that read saw (replay only moves
-   * forward), so a later read of the session that must reach it never sees an older state.
-   */
-  private async recordReplayPosition(scope: RequestScope, node: ShardNode): Promise<void> {
-    try {
-      const [row] = await executeOnNode<{ lsn: string | null }[]>(node, 'select pg_last_wal_replay_lsn()::text as lsn');
-      const lsn = parseLsn(row?.lsn);
-      if (lsn === undefined) return;
-      scope.recordPosition(node.shard, lsn, scope.recordedCover(node.shard));
-      node.health.advanceLsn(lsn);
-    } catch {
-      // the replica went away after the read: its answer stands, the position is simply not raised
-    }
+    return this.settings.monotonicReads ? this.recordPosition(scope, node) : undefined;
   }
 
   /** After a transaction commit (not a savepoint release) on a primary: the same. */
@@ -205,20 +192,24 @@ export class ShardingRuntime {
   }
 
   /**
-   * Reads the primary's WAL insert position — past every commit made there so far (with
-   * synchronous_commit off a commit may not be flushed yet, so not the flush position) — and records it.
-   * On failure the write stays unrecorded and the shard's reads in this context go to the primary.
+   * Reads where `node` is and records it for the shard. On a primary: its WAL insert position — past every
+   * commit made there so far (with synchronous_commit off a commit may not be flushed yet, so not the
+   * flush position) — covering the context's writes so far. On a replica (monotonic reads): its replay
+   * position after a read there, at least what that read saw (replay only moves forward); it covers no
+   * new write. On failure nothing is recorded: after a write the shard's reads in this context stay on the
+   * primary; after a read its answer stands, the position is simply not raised.
    */
   private async recordPosition(scope: RequestScope, node: ShardNode): Promise<void> {
-    const covers = scope.writesTo(node.shard);
+    const onPrimary = node.health.role === 'primary';
+    const covers = onPrimary ? scope.writesTo(node.shard) : scope.recordedCover(node.shard);
     try {
-      const [row] = await executeOnNode<{ lsn: string }[]>(node, 'select pg_current_wal_insert_lsn()::text as lsn');
+      const [row] = await executeOnNode<{ lsn: string | null }[]>(node, onPrimary ? INSERT_LSN : REPLAY_LSN);
       const lsn = parseLsn(row?.lsn);
       if (lsn === undefined) return;
       scope.recordPosition(node.shard, lsn, covers);
       node.health.advanceLsn(lsn);
     } catch {
-      // the primary went away after the commit: reads stay on the primary, which will tell
+      // the node went away after the statement: see above
     }
   }
 

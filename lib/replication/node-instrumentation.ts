@@ -65,13 +65,7 @@ export function instrumentNode(node: ShardNode, hooks: InstrumentationHooks): vo
   const convert = driver.convertException.bind(driver);
   driver.convertException = (error) => (error instanceof ShardingError ? error : convert(error));
   const { health } = node;
-  /** Opens the circuit, or has it confirmed; undefined when the statement, not the connection, failed. */
-  const noteFailure = (error: unknown): ConnectionFailure | undefined => {
-    const failure = connectionFailure(error);
-    if (failure === 'unreachable') health.markDown(failureReason(error));
-    else if (failure === 'lost') confirmNodeFailure(node, failureReason(error), hooks.probeTimeoutMs);
-    return failure;
-  };
+  const noteFailure = (error: unknown) => noteConnectionFailure(node, error, hooks.probeTimeoutMs);
   // Every statement of the node passes here: one derived promise and one failure handler per statement
   // (no async function layer, which would add two promises).
   const settled = (result: unknown) => {
@@ -121,9 +115,9 @@ export function instrumentNode(node: ShardNode, hooks: InstrumentationHooks): vo
     return noteFailure(error) ? lost(error) : convert(error);
   };
   connection.begin = (options) => {
-    // a savepoint runs on the transaction's own connection: lost, the whole transaction is gone
-    if (options?.ctx) return begin(options).catch((e: unknown) => Promise.reject(transactionFailure(e, inTransaction)));
-    if (health.status === 'down') return Promise.reject(unavailable(node));
+    // a savepoint (ctx) runs on the transaction's own connection: no new connection to refuse; lost, the
+    // whole transaction is gone
+    if (!options?.ctx && health.status === 'down') return Promise.reject(unavailable(node));
     return begin(options).catch((e: unknown) => Promise.reject(transactionFailure(e, inTransaction)));
   };
 
@@ -164,10 +158,7 @@ async function runElsewhere(
     result = await execute(...args);
   } catch (error) {
     health.counters.errors++;
-    const failure = connectionFailure(error);
-    if (!failure) throw error;
-    if (failure === 'unreachable') health.markDown(failureReason(error));
-    else confirmNodeFailure(other, failureReason(error), hooks.probeTimeoutMs);
+    if (!noteConnectionFailure(other, error, hooks.probeTimeoutMs)) throw error;
     throw unavailable(other, error);
   } finally {
     health.inFlight--;
@@ -184,6 +175,17 @@ export function executeOnNode<T>(node: ShardNode, sql: string, params: unknown[]
   const execute = unguarded.get(node);
   if (execute) return execute(sql, params, 'all') as Promise<T>;
   return node.orm.em.getConnection().execute(sql, params, 'all') as Promise<T>;
+}
+
+/**
+ * What a failed statement says about `node`: a refused connection opens its circuit now, a broken one has
+ * it confirmed by a probe; undefined when the statement, not the connection, failed.
+ */
+function noteConnectionFailure(node: ShardNode, error: unknown, probeTimeoutMs: number): ConnectionFailure | undefined {
+  const failure = connectionFailure(error);
+  if (failure === 'unreachable') node.health.markDown(failureReason(error));
+  else if (failure === 'lost') confirmNodeFailure(node, failureReason(error), probeTimeoutMs);
+  return failure;
 }
 
 function sqlOf(query: unknown): string {

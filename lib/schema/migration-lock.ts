@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { NodeConnection } from '../topology/node-driver.js';
+import { nodePgOptions } from '../topology/node-driver.js';
 import type { ShardNode } from '../topology/shard-node.js';
 
 /** A held migration lock; `release()` never throws. */
@@ -27,8 +27,7 @@ export async function acquireMigrationLock(
   tableName: string,
   timeoutMs: number,
 ): Promise<MigrationLock> {
-  const connection = node.orm.em.getConnection();
-  const options = connection instanceof NodeConnection ? connection.poolOptions() : connection.getConnectionOptions();
+  const options = nodePgOptions(node.orm.em.getConnection());
   const client = new pg.Client({
     ...(options as pg.ClientConfig),
     connectionTimeoutMillis: Math.min(timeoutMs, 30_000),

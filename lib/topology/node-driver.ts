@@ -186,3 +186,12 @@ function guardDriver(driver: KyselyDriver): KyselyDriver {
     destroy: () => driver.destroy(),
   };
 }
+
+/**
+ * The pg options a separate connection to a node needs to connect as its pool does (the node's
+ * `NodeConnection`; MikroORM's plain connection options for any other).
+ */
+export function nodePgOptions(connection: unknown): PoolConfig {
+  if (connection instanceof NodeConnection) return connection.poolOptions();
+  return (connection as { getConnectionOptions(): PoolConfig }).getConnectionOptions();
+}

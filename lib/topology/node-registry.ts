@@ -4,7 +4,7 @@ import { UnknownNodeError } from '../errors/unknown-node.error.js';
 import { describeAddress, nodeAddress } from './node-address.js';
 import { formatLsn } from './lsn.js';
 import { NodeControlConnection } from './node-control-connection.js';
-import { NodeConnection } from './node-driver.js';
+import { NodeConnection, nodePgOptions } from './node-driver.js';
 import { NodeHealth, type NodeHealthReport } from './node-health.js';
 import { createNodeOrms, type NodeQueryObserver, type ShardingMikroOrmOptions } from './node-orm.factory.js';
 import { probeNode, type NodeProbe } from './node-probe.js';
@@ -206,7 +206,7 @@ function createShardNode(
 ): ShardNode {
   const connection = orm.em.getConnection();
   // connect exactly as the node's pool does (ssl, stream, keepAlive, options...)
-  const options = connection instanceof NodeConnection ? connection.poolOptions() : connection.getConnectionOptions();
+  const options = nodePgOptions(connection);
   return {
     ...spec,
     address,
