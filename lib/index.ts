@@ -111,3 +111,14 @@ export { CrossShardBoundError, CrossShardQueryError } from './errors/cross-shard
 export type { ShardFailure } from './errors/cross-shard-query.error.js';
 export { InvalidCursorError } from './errors/invalid-cursor.error.js';
 export { defineShardingConfig } from './cli/define-sharding-config.js';
+
+// Cross-shard transactions and reference tables
+export { CrossShardTransaction } from './decorators/cross-shard-transaction.decorator.js';
+export { ReferenceTables } from './transactions/reference-tables.js';
+export type { ReferenceTableCheck, ReferenceTablesReport } from './transactions/reference-tables.js';
+export type { RecoveryReport, PreparedPart } from './transactions/transaction-recovery.js';
+export type { CrossShardTransactionOptions, ShardingTransactionsOptions } from './transactions/transaction-options.js';
+export { CrossShardTransactionError } from './errors/cross-shard-transaction.error.js';
+export type { CrossShardOutcome } from './errors/cross-shard-transaction.error.js';
+export { InvalidTransactionError } from './errors/invalid-transaction.error.js';
+export { ReferenceWriteError } from './errors/reference-write.error.js';

@@ -197,6 +197,29 @@ export interface CallFrame {
   readonly readOnly: boolean;
   /** This call opened the scope: the scope is released when it settles. */
   readonly opened?: boolean;
+  /** The cross-shard transaction open around this call: routed calls join its part on their shard. */
+  readonly transaction?: FrameTransaction;
+}
+
+/** One shard's part of a cross-shard transaction: the acting primary and the EntityManager of its transaction. */
+export interface TransactionPart {
+  readonly shard: string;
+  readonly node: ShardNode;
+  readonly em: EntityManager;
+}
+
+/**
+ * A cross-shard transaction as routing sees it (lib/transactions owns the protocol): every routed call
+ * inside joins the shard's part, opened on its primary at the first call there.
+ */
+export interface FrameTransaction {
+  join(shard: string, caller: string): TransactionPart | Promise<TransactionPart>;
+  /** Inside `ReferenceTables.write()`: reference entities may be changed. */
+  readonly referenceWrite: boolean;
+  /** Its callback has finished: a call still using one of its parts (not awaited inside it) is refused. */
+  readonly ended: boolean;
+  /** The error for such a call. */
+  endedError(caller: string): Error;
 }
 
 /**
@@ -213,6 +236,7 @@ export function callFrame(
     transactionEm?: EntityManager;
     transactions?: ReadonlyMap<string, EntityManager>;
     opened?: boolean;
+    transaction?: FrameTransaction;
   } = {},
 ): CallFrame {
   return {
@@ -224,5 +248,6 @@ export function callFrame(
     transactions: route.transactions,
     readOnly,
     opened: route.opened ?? false,
+    transaction: route.transaction,
   };
 }

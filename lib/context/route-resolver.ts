@@ -9,7 +9,7 @@ import type { ShardNodes } from '../topology/node-registry.js';
 import type { ShardNode } from '../topology/shard-node.js';
 import { currentFrame } from './context-store.js';
 import { chooseReadNode, isEligible } from './read-node.js';
-import { callFrame, type CallFrame, type RequestScope } from './request-scope.js';
+import { callFrame, type CallFrame, type RequestScope, type TransactionPart } from './request-scope.js';
 import { ShardingRuntime } from './sharding-runtime.js';
 
 /** Where a routed call wants to run. */
@@ -65,9 +65,24 @@ function buildFrame(
   const nodes = runtime.registry.acting(shard);
   const { primary } = nodes;
   const transactions = openTransactions(parent?.transactions);
+  const transaction = parent?.transaction;
   const transactionEm = transactions?.get(primary.orm.em.name);
   if (transactionEm) {
-    return callFrame(scope, spec.caller, readOnly, { shard, node: primary, transactionEm, transactions, opened });
+    return callFrame(scope, spec.caller, readOnly, {
+      shard,
+      node: primary,
+      transactionEm,
+      transactions,
+      opened,
+      transaction,
+    });
+  }
+  // inside a cross-shard transaction every call, reads included, joins the shard's part on its primary
+  if (transaction) {
+    const part = transaction.join(shard, spec.caller);
+    const joined = (p: TransactionPart) =>
+      callFrame(scope, spec.caller, readOnly, { shard, node: p.node, transactionEm: p.em, transactions, transaction });
+    return part instanceof Promise ? part.then(joined) : joined(part);
   }
   const node = chooseNode(spec, runtime, scope, shard, nodes, parent);
   if (node instanceof Promise) {
@@ -167,7 +182,8 @@ function lock(scope: RequestScope, shard: string, caller: string): void {
   }
 }
 
-function soleLiveRuntime(caller: string): ShardingRuntime {
+/** The runtime of the only application alive in this process (`NoShardContextError` for none or several). */
+export function soleLiveRuntime(caller: string): ShardingRuntime {
   const live = [...ShardingRuntime.live];
   if (live.length === 1) return live[0];
   throw new NoShardContextError(

@@ -17,6 +17,8 @@ import { decodeConsistencyTokens } from './consistency-token.js';
 import { currentFrame, outsideContext } from './context-store.js';
 import { rerouteRead } from './read-node.js';
 import { RequestScope, type CallFrame } from './request-scope.js';
+import type { TransactionSettings } from '../transactions/transaction-options.js';
+import { ReferenceWriteError } from '../errors/reference-write.error.js';
 
 /** Settings the runtime routes with (from the module options, defaults applied). */
 export interface RuntimeSettings {
@@ -36,6 +38,10 @@ export interface RuntimeSettings {
   consistencyHeader: string;
   /** Bound of a live replay-position check of a replica (the health monitor's check timeout). */
   checkTimeoutMs: number;
+  /** Cross-shard transactions: default timeout, recovery schedule and grace period. */
+  transactions: TransactionSettings;
+  /** Names of the entities copied on every shard (`referenceEntities`): changed only through `ReferenceTables.write()`. */
+  referenceEntities: ReadonlySet<string>;
 }
 
 const INSERT_LSN = 'select pg_current_wal_insert_lsn()::text as lsn';
@@ -60,6 +66,7 @@ export class ShardingRuntime {
     for (const node of registry.nodes) {
       this.watchFlushes(node);
       if (Object.keys(settings.shardKeys).length) this.guardPlacement(node);
+      if (settings.referenceEntities.size) this.guardReferenceTables(node);
       if (settings.readYourWrites) this.watchCommits(node);
       instrumentNode(node, {
         rerouteRead: (failed) => rerouteRead(this, currentFrame()?.scope, failed),
@@ -142,7 +149,10 @@ export class ShardingRuntime {
    * scope's fork on the frame's node; undefined on a root frame (no node chosen yet).
    */
   emFor(frame: CallFrame): EntityManager | undefined {
-    if (frame.transactionEm) return frame.transactionEm;
+    if (frame.transactionEm) {
+      if (frame.transaction?.ended) throw frame.transaction.endedError(frame.caller);
+      return frame.transactionEm;
+    }
     return frame.node ? this.forkFor(frame.scope, frame.node) : undefined;
   }
 
@@ -173,6 +183,14 @@ export class ShardingRuntime {
         : undefined;
     }
     return this.settings.monotonicReads ? this.recordPosition(scope, node) : undefined;
+  }
+
+  /**
+   * After a cross-shard transaction's part committed on `node` outside MikroORM's commit (COMMIT PREPARED):
+   * records its WAL position so the context's later reads of the shard see the write.
+   */
+  recordCommit(scope: RequestScope, node: ShardNode): Promise<void> {
+    return this.recordPosition(scope, node);
   }
 
   /** After a transaction commit (not a savepoint release) on a primary: the same. */
@@ -228,6 +246,30 @@ export class ShardingRuntime {
             `${frame?.readOnly ? ' inside a read-only call' : ''}; nothing was sent. ` +
             'Writes go to the primary: remove @ReadReplica() from the method that writes, or call a @ShardBy/@UsePrimary method for the write.',
         );
+      },
+    });
+  }
+
+  /**
+   * Reference entities (copied on every shard) change only inside `ReferenceTables.write()`, which applies
+   * the change to every shard atomically: any other flush that inserts, updates or deletes one is refused
+   * before any SQL.
+   */
+  private guardReferenceTables(node: ShardNode): void {
+    node.orm.em.getEventManager().registerSubscriber({
+      onFlush: ({ uow }: FlushEventArgs) => {
+        const frame = currentFrame();
+        if (frame?.transaction?.referenceWrite) return;
+        for (const change of uow.getChangeSets()) {
+          const name = change.meta.className;
+          if (!this.settings.referenceEntities.has(name)) continue;
+          throw new ReferenceWriteError(
+            `${frame?.caller ?? 'A flush'} would change reference entity ${name} on shard "${node.shard}" only; nothing was sent. ` +
+              'Reference tables are copied on every shard: change them with referenceTables.write(em => ...), which ' +
+              'applies the change to every shard atomically.',
+            name,
+          );
+        }
       },
     });
   }

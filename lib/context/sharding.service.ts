@@ -11,6 +11,9 @@ import { ShardedSession } from './sharded-session.js';
 import { ShardKeyMissingError } from '../errors/shard-key-missing.error.js';
 import { ShardRoutingError } from '../errors/shard-routing.error.js';
 import { ShardingRuntime } from './sharding-runtime.js';
+import type { CrossShardTransactionOptions } from '../transactions/transaction-options.js';
+import { runCrossShardTransaction } from '../transactions/transaction-runner.js';
+import { recoverTransactions, type RecoveryReport } from '../transactions/transaction-recovery.js';
 
 /** Where `run()` goes: a shard by name, or the shard of a key. */
 export type RunTarget = { shard: string } | { key: ShardKeyValue };
@@ -69,6 +72,34 @@ export class ShardingService {
    */
   session(): ShardedSession {
     return new ShardedSession(this[SHARDING_RUNTIME]);
+  }
+
+  /**
+   * Runs `fn` as one transaction across shards: every routed call inside (`@ShardBy` methods, `this.em`,
+   * `run({ key })`, reads included) joins its shard's part on the shard's primary, opened at the first call
+   * there. When `fn` resolves, all parts commit atomically (two-phase commit with PostgreSQL's `PREPARE
+   * TRANSACTION`, the decision kept on one of the shards); when it throws, all roll back. A transaction that
+   * touched one shard commits normally (no PREPARE). Failures of the protocol are
+   * `CrossShardTransactionError` with the `outcome` the caller must act on.
+   *
+   * @example
+   * await sharding.transaction(async () => {
+   *   await accounts.debit(from, amount);   // @ShardBy('id') methods, on two shards
+   *   await accounts.credit(to, amount);
+   * });
+   */
+  transaction<T>(fn: () => Promise<T>, options?: CrossShardTransactionOptions): Promise<T> {
+    return runCrossShardTransaction(this[SHARDING_RUNTIME], fn, 'ShardingService.transaction', options);
+  }
+
+  /**
+   * Resolves now the prepared parts of cross-shard transactions a crash left behind (what the scheduled
+   * recovery does): commits those whose decision is durable, rolls back those whose deciding transaction
+   * ended without one, leaves younger ones than `graceMs` alone. One instance at a time.
+   */
+  recoverTransactions(options: { graceMs?: number } = {}): Promise<RecoveryReport> {
+    const runtime = this[SHARDING_RUNTIME];
+    return recoverTransactions(runtime, options.graceMs ?? runtime.settings.transactions.graceMs);
   }
 
   /** The configured shard names. */

@@ -20,5 +20,7 @@ export const guardQuery: NodeQueryObserver = (node, sql) => {
         'Writes belong to a method without @ReadReplica() (it runs on the primary), or a run() without readOnly.',
     );
   }
+  // a write left running after its cross-shard transaction ended would commit on its own
+  if (frame.transaction?.ended && frame.transactionEm) throw frame.transaction.endedError(frame.caller);
   frame.scope.markWritten(node.shard);
 };

@@ -103,7 +103,7 @@ function wrap(original: Method, prototype: object, propertyKey: string | symbol,
     [name](this: unknown, ...args: unknown[]): Promise<unknown> {
       try {
         spec ??= { caller, key: state.key?.extract, keyLabel: state.key?.label, target: state.target ?? 'primary' };
-        const frame = resolveFrame(spec, args, hostRuntime(this));
+        const frame = resolveFrame(spec, args, runtimeOfInstance(this));
         const run = () => original.apply(this, args) as Promise<unknown>;
         if (frame instanceof Promise) return frame.then((f) => runInFrameAndRelease(f, run));
         return runInFrameAndRelease(frame, run);
@@ -132,7 +132,7 @@ function rejectSync(original: Method, prototype: object, propertyKey: string | s
 const hosts = new WeakMap<object, ShardingRuntime | null>();
 
 /** The runtime of a ShardedEntityManager or ShardingService injected into the decorated instance. */
-function hostRuntime(instance: unknown): ShardingRuntime | undefined {
+export function runtimeOfInstance(instance: unknown): ShardingRuntime | undefined {
   if (typeof instance !== 'object' || instance === null) return undefined;
   let runtime = hosts.get(instance);
   if (runtime === undefined) {

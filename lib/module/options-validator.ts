@@ -18,7 +18,10 @@ const OPTION_KEYS = [
   'ids',
   'crossShard',
   'migrations',
+  'transactions',
+  'referenceEntities',
 ];
+const TRANSACTION_KEYS = ['timeoutMs', 'recoveryIntervalMs', 'recoverOnStart', 'graceMs', 'verifyOnStart'];
 const READ_REPLICA_KEYS = [
   'balancer',
   'primaryShare',
@@ -55,6 +58,7 @@ export function validateShardingOptions(options: ShardingModuleOptions): void {
       ...crossShardProblems(options),
       ...shardKeyProblems(options),
       ...migrationProblems(options),
+      ...transactionProblems(options),
     );
   }
   if (problems.length) throw new ShardingConfigError(problems);
@@ -239,5 +243,32 @@ function migrationProblems({ migrations, shards }: ShardingModuleOptions): strin
       'migrations.snapshot cannot be used across shards: create() diffs the entities against the canary shard',
     );
   }
+  return problems;
+}
+
+function transactionProblems({ transactions, referenceEntities, shardKeys }: ShardingModuleOptions): string[] {
+  const problems: string[] = [];
+  if (referenceEntities !== undefined && !Array.isArray(referenceEntities))
+    problems.push('referenceEntities must be an array of entities');
+  for (const entity of Array.isArray(referenceEntities) ? referenceEntities : []) {
+    const name = (entity as { name?: string } | undefined)?.name;
+    if (name && shardKeys && name in shardKeys)
+      problems.push(
+        `${name} is in both referenceEntities (a copy on every shard) and shardKeys (one shard per row); keep one`,
+      );
+  }
+  if (transactions === undefined) return problems;
+  if (typeof transactions !== 'object' || transactions === null) return [...problems, 'transactions must be an object'];
+  problems.push(...unknownKeys('transactions', transactions, TRANSACTION_KEYS));
+  for (const key of ['timeoutMs', 'graceMs'] as const) {
+    const value = transactions[key];
+    if (value !== undefined && !(Number.isFinite(value) && value > 0))
+      problems.push(`transactions.${key} must be a number of milliseconds above 0 (got ${JSON.stringify(value)})`);
+  }
+  const interval = transactions.recoveryIntervalMs;
+  if (interval !== undefined && !(Number.isFinite(interval) && interval >= 0))
+    problems.push(
+      `transactions.recoveryIntervalMs must be 0 (off) or a number of milliseconds (got ${JSON.stringify(interval)})`,
+    );
   return problems;
 }

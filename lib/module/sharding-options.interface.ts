@@ -7,6 +7,8 @@ import type { ShardStrategyOption } from '../routing/shard-strategy.js';
 import type { ShardingMigrationsOptions } from '../schema/migration.types.js';
 import type { ShardingMikroOrmOptions } from '../topology/node-orm.factory.js';
 import type { ShardsConfig } from '../topology/shard-config.js';
+import type { EntityName } from '@mikro-orm/core';
+import type { ShardingTransactionsOptions } from '../transactions/transaction-options.js';
 
 /** Options of `ShardingModule.forRoot()` / `forRootAsync()`. */
 export interface ShardingModuleOptions {
@@ -67,4 +69,17 @@ export interface ShardingModuleOptions {
    * @default { canary: first shard, concurrency: 4, lockTimeoutMs: 60000, replicaTimeoutMs: 30000, verifyOnStart: 'warn', snapshot: false }
    */
   migrations?: ShardingMigrationsOptions;
+  /**
+   * Cross-shard transactions (`ShardingService.transaction()`, `@CrossShardTransaction()`): default timeout,
+   * recovery of what a crash left prepared (schedule, grace period), the start check of
+   * `max_prepared_transactions`. Transactions work without it; giving it turns the start check on.
+   * @default { timeoutMs: 60000, recoveryIntervalMs: 30000, recoverOnStart: true, graceMs: 10000 }
+   */
+  transactions?: ShardingTransactionsOptions;
+  /**
+   * Small tables copied on every shard (currencies, plans, countries) so routed calls join them locally:
+   * changed only through `ReferenceTables.write()` (atomic on every shard), compared by `verify()`.
+   * @default []
+   */
+  referenceEntities?: EntityName[];
 }

@@ -22,6 +22,10 @@ import { validateShardingOptions } from './options-validator.js';
 import type { ShardingModuleOptions } from './sharding-options.interface.js';
 import { RouteCheck } from './route-check.js';
 import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.module-definition.js';
+import { RecoverySchedule } from '../transactions/recovery-schedule.js';
+import { ReferenceTables } from '../transactions/reference-tables.js';
+import { transactionSettings } from '../transactions/transaction-options.js';
+import { referenceEntityNames } from './reference-entities.js';
 
 /**
  * Spreads MikroORM over many PostgreSQL servers: one MikroORM per node (each shard's primary and
@@ -71,6 +75,8 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
           ),
           consistencyHeader: (replicas.consistencyHeader ?? 'x-shard-consistency').toLowerCase(),
           checkTimeoutMs: options.health?.timeoutMs ?? HEALTH_DEFAULTS.timeoutMs,
+          transactions: transactionSettings(options.transactions, (options.referenceEntities ?? []).length > 0),
+          referenceEntities: referenceEntityNames(registry, options.referenceEntities),
         });
       },
     },
@@ -119,6 +125,16 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
           () => (monitor.enabled ? monitor.checkNow() : Promise.resolve()),
         ),
     },
+    {
+      provide: ReferenceTables,
+      inject: [ShardingRuntime, ShardingService],
+      useFactory: (runtime: ShardingRuntime, service: ShardingService) => new ReferenceTables(runtime, service),
+    },
+    {
+      provide: RecoverySchedule,
+      inject: [ShardingRuntime],
+      useFactory: (runtime: ShardingRuntime) => new RecoverySchedule(runtime),
+    },
     ShardedEntityManager,
     ShardingService,
     ShardingInterceptor,
@@ -134,6 +150,7 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
     ShardingSchema,
     ShardingMigrator,
     CrossShardQuery,
+    ReferenceTables,
   ],
 })
 export class ShardingModule extends ConfigurableShardingModule {}

@@ -227,6 +227,8 @@ function serverSettings(options: EmbeddedTopologyOptions): Record<string, string
     listen_addresses: '127.0.0.1',
     unix_socket_directories: '', // TCP only: no socket or lock files left in /tmp
     max_connections: 200,
+    // cross-shard transactions prepare on every participant (a standby needs at least its primary's value)
+    max_prepared_transactions: 64,
     wal_keep_size: '512MB', // a replica stopped for a while can still catch up by streaming
     ...((options.fast ?? true) ? { fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off' } : {}),
     ...options.settings,

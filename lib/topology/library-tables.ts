@@ -6,4 +6,6 @@
 export const LIBRARY_TABLES = {
   /** Settings every instance of a deployment shares, on the first shard (the cursor secret). */
   metadata: 'sharding_metadata',
+  /** Commit decisions of cross-shard transactions, on the shard that decided each one. */
+  transactions: 'sharding_transactions',
 } as const;

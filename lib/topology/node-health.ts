@@ -42,6 +42,11 @@ export interface NodeHealthReport {
    * idle ones, and callers waiting for one. After traffic stops, `idle` returns to `total`.
    */
   pool?: { total: number; idle: number; waiting: number };
+  /**
+   * Prepared parts of cross-shard transactions found on this node (a primary) by the last recovery run and
+   * not resolved by it (absent before the first run): above 0 for long means a deciding shard is unreachable.
+   */
+  preparedTransactions?: number;
 }
 
 /**
@@ -62,6 +67,8 @@ export class NodeHealth {
   downSince = 0;
   error: string | undefined;
   inFlight = 0;
+  /** Unresolved prepared transactions of ours at the last recovery run (see the report). */
+  preparedTransactions: number | undefined;
   readonly counters: NodeCounters = { queries: 0, errors: 0, fallbacks: 0, retries: 0 };
   /** Told once when the circuit opens and once when it closes again (the health monitor logs both). */
   onChange: ((status: 'down' | 'up', reason?: string) => void) | undefined;

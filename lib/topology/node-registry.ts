@@ -149,6 +149,7 @@ export class NodeRegistry {
       inFlight: health.inFlight,
       counters: { ...health.counters },
       pool: poolCounts(orm),
+      preparedTransactions: health.preparedTransactions,
     }));
   }
 
