@@ -19,6 +19,9 @@ import { User } from './users/user.entity.js';
 import { UsersController } from './users/users.controller.js';
 import { UsersDirectory } from './users/users-directory.service.js';
 import { UsersService } from './users/users.service.js';
+import { TransferLeg } from './users/transfer-leg.entity.js';
+import { TransfersController } from './users/transfers.controller.js';
+import { TransfersService } from './users/transfers.service.js';
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations', import.meta.url));
 
@@ -40,12 +43,12 @@ export class AppModule {
       imports: [
         ShardingModule.forRoot({
           shards,
-          mikroOrm: { entities: [User, Order] },
+          mikroOrm: { entities: [User, Order, TransferLeg] },
           // user and order ids embed their shard: routing by id needs no lookup
           strategy: snowflakeStrategy(),
           // each entity's own key: a row is never written to another shard than its key's (the placement
           // guard), and a cross-shard where on these properties queries only the shards holding the keys
-          shardKeys: { User: 'id', Order: 'user' },
+          shardKeys: { User: 'id', Order: 'user', TransferLeg: 'user' },
           // sample-app/migrations (TypeScript under ts tooling, compiled JavaScript next to the build)
           migrations: { path: MIGRATIONS, pathTs: MIGRATIONS, silent: true },
           ...options,
@@ -55,12 +58,14 @@ export class AppModule {
       controllers: [
         ...(operatorEndpoints ? [TopologyController] : []),
         UsersController,
+        TransfersController,
         StatsController,
         HealthController,
       ],
       providers: [
         MigrationSetup,
         UsersService,
+        TransfersService,
         UsersDirectory,
         ShardingHealthIndicator,
         { provide: HEALTH_DETAIL, useValue: operatorEndpoints },

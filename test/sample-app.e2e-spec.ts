@@ -193,6 +193,49 @@ describe('sample app over HTTP', () => {
       }
     });
 
+    it('POST /transfers moves money between users on two shards atomically', async () => {
+      const registry = running.app.get(NodeRegistry);
+      const users: Record<string, string> = {};
+      for (let i = 0; users.s0 === undefined || users.s1 === undefined; i++) {
+        const response = await request(running.url)
+          .post('/users')
+          .send({ email: `t${i}@example.com`, name: `Payer ${i}` })
+          .expect(201);
+        users[shardOfId(registry, response.body.id ?? response.body.data.id)] ??= response.body.data.id;
+      }
+      const balance = async (id: string) =>
+        (
+          await topology
+            .server(shardOfId(registry, id))
+            .query<{ balance_cents: string }>('select balance_cents from users where id = $1', [id])
+        )[0].balance_cents;
+      await request(running.url).post(`/users/${users.s0}/deposits`).send({ amountCents: 1000 }).expect(201);
+      const moved = await request(running.url)
+        .post('/transfers')
+        .send({ from: users.s0, to: users.s1, amountCents: 400 })
+        .expect(201);
+      expect(moved.body.from).toMatchObject({
+        balanceCents: 600,
+        servedBy: { node: 's0/primary', inTransaction: true },
+      });
+      expect(moved.body.to).toMatchObject({ balanceCents: 400, servedBy: { node: 's1/primary', inTransaction: true } });
+      expect([await balance(users.s0), await balance(users.s1)]).toEqual(['600', '400']);
+      for (const shard of ['s0', 's1'])
+        expect(
+          await topology
+            .server(shard)
+            .query('select count(*)::int as legs from transfer_legs where transfer_id = $1', [moved.body.transferId]),
+        ).toEqual([{ legs: 1 }]);
+      // short of funds on the debit side: 409, and the credit side is not written either
+      await request(running.url)
+        .post('/transfers')
+        .send({ from: users.s1, to: users.s0, amountCents: 401 })
+        .expect(409);
+      await request(running.url).post('/transfers').send({ from: users.s1, to: users.s1, amountCents: 1 }).expect(400);
+      await request(running.url).post('/transfers').send({ from: users.s1, to: users.s0, amountCents: 0 }).expect(400);
+      expect([await balance(users.s0), await balance(users.s1)]).toEqual(['600', '400']);
+    });
+
     it('answers 404 for an unknown user and 400 for a malformed id or body', async () => {
       await request(running.url).get('/users/1').expect(404);
       await request(running.url).get('/users/abc').expect(400);

@@ -12,6 +12,8 @@ export const UserSchema = defineEntity({
     email: p.string().length(TEXT_LENGTH),
     name: p.string().length(TEXT_LENGTH),
     createdAt: p.datetime().onCreate(() => new Date()),
+    /** Moved between users (on any shards) by POST /transfers, atomically. */
+    balanceCents: p.bigint('number').default(0),
   },
   // GET /users sorts by each of USER_SORTS with the id as tie-breaker (the primary key serves `id`):
   // (column, id) lets each shard read a page, offset or keyset cursor, as one index range scan
