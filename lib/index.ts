@@ -1,6 +1,7 @@
 // Module
 export { ShardingModule } from './module/sharding.module.js';
-export { SHARDING_MODULE_OPTIONS } from './module/sharding.module-definition.js';
+export { SHARDING_MODULE_OPTIONS } from './module/sharding.constants.js';
+export type { ResolvedShardingOptions } from './module/sharding-defaults.js';
 export type { ShardingModuleOptions } from './module/sharding-options.interface.js';
 
 // Topology
