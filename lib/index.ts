@@ -1,6 +1,7 @@
 // Module
 export { ShardingModule } from './module/sharding.module.js';
-export { SHARDING_MODULE_OPTIONS } from './module/sharding.module-definition.js';
+export { SHARDING_MODULE_OPTIONS } from './module/sharding.constants.js';
+export type { ResolvedShardingOptions } from './module/sharding-defaults.js';
 export type { ShardingModuleOptions } from './module/sharding-options.interface.js';
 
 // Topology
@@ -47,6 +48,7 @@ export type { CurrentRoute } from './context/sharded-entity-manager.js';
 export { ShardingService } from './context/sharding.service.js';
 export type { RunOptions, RunTarget } from './context/sharding.service.js';
 export { ShardingInterceptor } from './context/sharding.interceptor.js';
+// publicBody: the filter's status and words, for a filter or error formatter of your own (GraphQL, RPC)
 export { ShardingExceptionFilter, publicBody } from './context/sharding-exception.filter.js';
 export type { ShardingErrorBody } from './context/sharding-exception.filter.js';
 export { ShardBy } from './decorators/shard-by.decorator.js';
@@ -54,7 +56,7 @@ export { ShardKey } from './decorators/shard-key.decorator.js';
 export { ReadReplica } from './decorators/read-replica.decorator.js';
 export { UsePrimary } from './decorators/use-primary.decorator.js';
 export type { ShardKeySpec } from './decorators/key-extractor.js';
-export { hashStrategy, stableHash32 } from './routing/hash-strategy.js';
+export { hashStrategy } from './routing/hash-strategy.js';
 export type { HashStrategy, HashStrategyOptions } from './routing/hash-strategy.js';
 export { rangeStrategy } from './routing/range-strategy.js';
 export type { KeyRange } from './routing/range-strategy.js';
@@ -85,7 +87,7 @@ export { ShardRoutingError } from './errors/shard-routing.error.js';
 export { ShardUnavailableError } from './errors/shard-unavailable.error.js';
 export { CommitOutcomeUnknownError } from './errors/commit-outcome-unknown.error.js';
 export { MisplacedEntityError } from './errors/misplaced-entity.error.js';
-export { ShardedSession } from './context/sharded-session.js';
+export type { ShardedSession } from './context/sharded-session.js';
 export type { EntityShardKey, ShardKeysOption } from './routing/entity-shard-key.js';
 export { InvalidConsistencyTokenError } from './errors/invalid-consistency-token.error.js';
 export { ReplicationMonitor } from './replication/replication-monitor.js';
@@ -94,7 +96,7 @@ export type { NodeHealthReport, NodeCounters } from './topology/node-health.js';
 
 // Cross-shard queries
 export { CrossShardQuery } from './cross-shard/cross-shard-query.service.js';
-export { CrossShardStream } from './cross-shard/cross-shard-stream.js';
+export type { CrossShardStream } from './cross-shard/cross-shard-stream.js';
 export type {
   AggregateRow,
   CrossShardAggregateOptions,

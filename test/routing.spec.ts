@@ -221,6 +221,16 @@ class AccountsService {
   }
 }
 
+/** Two keys on different shards. */
+const twoShardKeys = () =>
+  ['lock-a', 'lock-b', 'lock-c', 'lock-d'].reduce<string[]>(
+    (found, key) =>
+      found.length === 0 || (found.length === 1 && expectedShard(key) !== expectedShard(found[0]))
+        ? [...found, key]
+        : found,
+    [],
+  );
+
 describe('routing on a real 2 shards × (primary + 2 replicas) topology', () => {
   let topology: EmbeddedTopology;
   let moduleRef: TestingModule;
@@ -453,13 +463,7 @@ describe('routing on a real 2 shards × (primary + 2 replicas) topology', () => 
   });
 
   it('a request locked to one shard refuses a second shard', async () => {
-    const [a, b] = ['lock-a', 'lock-b', 'lock-c', 'lock-d'].reduce<string[]>(
-      (found, key) =>
-        found.length === 0 || (found.length === 1 && expectedShard(key) !== expectedShard(found[0]))
-          ? [...found, key]
-          : found,
-      [],
-    );
+    const [a, b] = twoShardKeys();
     await expect(
       sharding.run(
         { key: a },
@@ -471,6 +475,44 @@ describe('routing on a real 2 shards × (primary + 2 replicas) topology', () => 
       ),
     ).rejects.toThrow(ShardLockError);
     await expect(sharding.run({ key: a }, () => accounts.onPrimary(b))).resolves.toBeDefined();
+  });
+
+  it.each<[string, { lockShard: true } | { lockRequestToOneShard: true }]>([
+    ['lockShard', { lockShard: true }],
+    ['lockRequestToOneShard (deprecated: still locks, with one warning)', { lockRequestToOneShard: true }],
+  ])('the module option %s locks every context to its first shard', async (_name, option) => {
+    const warnings: string[] = [];
+    const quiet = () => undefined;
+    const locked = await Test.createTestingModule({
+      imports: [ShardingModule.forRoot({ shards: topology.shards, mikroOrm: { entities: [Account] }, ...option })],
+      providers: [AccountsService],
+    })
+      .setLogger({ log: quiet, error: quiet, warn: (message: string) => warnings.push(String(message)) })
+      .compile();
+    await locked.init();
+    try {
+      const [a, b] = twoShardKeys();
+      const service = locked.get(AccountsService);
+      const twoShards = locked.get(ShardingService).withContext(async () => {
+        await service.onPrimary(a);
+        return service.onPrimary(b);
+      });
+      await expect(twoShards).rejects.toThrow(ShardLockError);
+      await expect(twoShards).rejects.toThrow(/locked to shard .*turn off the lockShard option/);
+      // run() may still turn it off for its own context
+      const unlocked = locked.get(ShardingService).run({ key: a }, () => service.onPrimary(b), { lockShard: false });
+      expect(nodes.get((await unlocked).port)).toBe(`${expectedShard(b)}/primary`);
+      const deprecation = warnings.filter((w) => w.includes('lockRequestToOneShard'));
+      expect(deprecation).toEqual(
+        'lockRequestToOneShard' in option
+          ? [
+              'The lockRequestToOneShard option is deprecated: rename it to lockShard (same meaning). It will be removed in 0.5.0.',
+            ]
+          : [],
+      );
+    } finally {
+      await locked.close();
+    }
   });
 
   it('the placement guard: an entity whose own key belongs to another shard is refused before any SQL', async () => {

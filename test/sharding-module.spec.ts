@@ -2,10 +2,12 @@ import { Inject, Injectable, Module } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import {
   NodeRegistry,
+  SHARDING_MODULE_OPTIONS,
   ShardingConfigError,
   ShardingModule,
   ShardingSchema,
   UnknownNodeError,
+  type ResolvedShardingOptions,
   type ShardingModuleOptions,
 } from '../lib/index.js';
 import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
@@ -110,6 +112,31 @@ describe('ShardingModule on a real 2×1 topology', () => {
     await expect(compile([ShardingModule.forRoot({ ...options, isGlobal: false }), FeatureModule])).rejects.toThrow(
       /can't resolve dependencies of the Consumer/i,
     );
+  });
+
+  it('SHARDING_MODULE_OPTIONS gives the options with every default applied, forRoot and forRootAsync alike', async () => {
+    const given: ShardingModuleOptions = {
+      ...options,
+      shardKeys: { Note: 'id' },
+      readReplicas: { consistencyHeader: 'X-Token' },
+      lockRequestToOneShard: true,
+    };
+    for (const register of [
+      () => ShardingModule.forRoot(given),
+      () => ShardingModule.forRootAsync({ useFactory: () => given }),
+    ]) {
+      const resolved = (await compile([register()])).get<ResolvedShardingOptions>(SHARDING_MODULE_OPTIONS);
+      expect(resolved).toMatchObject({
+        shards: topology.shards,
+        lockShard: true,
+        readReplicas: { balancer: 'round-robin', readYourWrites: true, consistencyHeader: 'x-token' },
+        health: { intervalMs: 1_000, timeoutMs: 2_000, enabled: true },
+        crossShard: { concurrency: 8, maxRows: 10_000, shardKeys: { Note: 'id' } },
+        ids: { workerId: 0 },
+      });
+      expect(resolved.strategy).toMatchObject({ name: 'hash(1024 buckets)' });
+      expect(resolved).not.toHaveProperty('lockRequestToOneShard');
+    }
   });
 
   it('NodeRegistry finds nodes by shard and role, and names what is missing', async () => {

@@ -30,7 +30,7 @@ export class RequestScope {
 
   constructor(
     readonly runtime: ShardingRuntime,
-    readonly lockToOneShard: boolean,
+    readonly lockShard: boolean,
   ) {}
 
   fork(nodeId: string): EntityManager | undefined {

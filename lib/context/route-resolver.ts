@@ -10,7 +10,7 @@ import type { ShardNode } from '../topology/shard-node.js';
 import { currentFrame } from './context-store.js';
 import { chooseReadNode, isEligible } from './read-node.js';
 import { callFrame, type CallFrame, type RequestScope, type TransactionPart } from './request-scope.js';
-import { ShardingRuntime } from './sharding-runtime.js';
+import type { ShardingRuntime } from './sharding-runtime.js';
 
 /** Where a routed call wants to run. */
 export interface RouteSpec {
@@ -28,7 +28,8 @@ export interface RouteSpec {
 }
 
 /**
- * Chooses the node of a routed call and builds its frame:
+ * Chooses the node of a routed call (in the runtime the caller's instance is bound to, else the
+ * enclosing call's; with neither, `NoShardContextError`) and builds its frame:
  * - shard: from the key through the strategy, else the enclosing call's shard, else the only shard;
  * - inside a transaction on that shard: the transaction's EntityManager (its primary);
  * - replica reads: the primary once the scope wrote to the shard, else the enclosing call's node when
@@ -41,7 +42,8 @@ export function resolveFrame(
   hostRuntime?: ShardingRuntime,
 ): CallFrame | Promise<CallFrame> {
   const enclosing = currentFrame();
-  const runtime = hostRuntime ?? enclosing?.scope.runtime ?? soleLiveRuntime(spec.caller);
+  const runtime = hostRuntime ?? enclosing?.scope.runtime;
+  if (!runtime) throw NoShardContextError.forUnboundCall(spec.caller);
   // a call into another application's service (another module instance) starts its own context there
   const parent = enclosing?.scope.runtime === runtime ? enclosing : undefined;
   const scope = parent?.scope ?? runtime.newScope(spec.lockShard);
@@ -172,26 +174,14 @@ function namingCaller(error: unknown, spec: RouteSpec): unknown {
 }
 
 function lock(scope: RequestScope, shard: string, caller: string): void {
-  if (!scope.lockToOneShard) return;
+  if (!scope.lockShard) return;
   scope.lockedShard ??= shard;
   if (scope.lockedShard !== shard) {
     throw new ShardLockError(
       `${caller} wants shard "${shard}", but this request is locked to shard "${scope.lockedShard}". ` +
-        'Keep one request on one shard, or turn off lockRequestToOneShard (or lockShard) for it.',
+        'Keep one request on one shard, or turn off the lockShard option (module, run() or withContext()) for it.',
     );
   }
-}
-
-/** The runtime of the only application alive in this process (`NoShardContextError` for none or several). */
-export function soleLiveRuntime(caller: string): ShardingRuntime {
-  const live = [...ShardingRuntime.live];
-  if (live.length === 1) return live[0];
-  throw new NoShardContextError(
-    live.length === 0
-      ? `${caller} is a routed call, but no ShardingModule is running: import ShardingModule.forRoot(...) and start the application.`
-      : `${caller} runs outside any request while ${live.length} ShardingModule applications are running, so its module is ambiguous. ` +
-          'Inject ShardedEntityManager or ShardingService into its class, or call it inside shardingService.run(...).',
-  );
 }
 
 function describeBadKey(key: unknown): string {

@@ -1,6 +1,11 @@
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error.js';
 import { CrossShardBoundError, CrossShardQueryError } from '../errors/cross-shard-query.error.js';
 import { InvalidCursorError } from '../errors/invalid-cursor.error.js';
+import { MisplacedEntityError } from '../errors/misplaced-entity.error.js';
+import { NoShardContextError } from '../errors/no-shard-context.error.js';
+import { ReadOnlyContextError } from '../errors/read-only-context.error.js';
+import { ShardKeyMissingError } from '../errors/shard-key-missing.error.js';
+import { ShardLockError } from '../errors/shard-lock.error.js';
 import { ShardUnavailableError } from '../errors/shard-unavailable.error.js';
 import { ShardingConfigError } from '../errors/sharding-config.error.js';
 import { publicBody } from './sharding-exception.filter.js';
@@ -37,5 +42,23 @@ describe('publicBody', () => {
     expect(publicBody(notMergeable)).toMatchObject({ statusCode: 500, error: 'CrossShardQueryError' });
     expect(publicBody(notMergeable).message).not.toMatch(/select|10\.0\.0\.7/);
     expect(publicBody(new ShardingConfigError(['bad'])).statusCode).toBe(500);
+  });
+
+  it('400 for a missing key; the program’s own routing mistakes are 500s that name nothing inside', () => {
+    const missing = new ShardKeyMissingError('UsersService.findOne: shard key (id) is missing (undefined).');
+    expect(publicBody(missing)).toEqual({ statusCode: 400, error: 'ShardKeyMissingError', message: missing.message });
+    const mistakes = [
+      new ReadOnlyContextError(`UsersService.find tried to write on read replica s0/replica-1 (${ADDRESS})`),
+      new MisplacedEntityError('UsersService.create would write User with key "u-1" to shard "s0"', 'User', 's1', 's0'),
+      new ShardLockError('UsersService.move wants shard "s1", but this request is locked to shard "s0".'),
+      NoShardContextError.forUnboundCall('UsersService.find'),
+    ];
+    for (const error of mistakes) {
+      expect(publicBody(error)).toEqual({
+        statusCode: 500,
+        error: error.name,
+        message: 'The request failed on the server; the operator finds the reason in the log.',
+      });
+    }
   });
 });

@@ -43,7 +43,10 @@ const CLIENT_ERRORS = [
  *   commit outcome is unknown (`outcome: 'unknown'`: read it back before retrying);
  * - 400 for a bad key, consistency token, cursor, or a page beyond the cross-shard bounds (the message
  *   says what to send instead);
- * - 500 for the rest (a configuration or programming error), with a generic message.
+ * - 500 for the rest, with a generic message: configuration errors and the program's own routing
+ *   mistakes (a write inside `@ReadReplica()`: `ReadOnlyContextError`; an entity flushed to a shard its
+ *   key does not map to: `MisplacedEntityError`; `ShardLockError`, `NoShardContextError`), whose
+ *   detail (methods, shards, nodes) stays in the log.
  * Register it with `app.useGlobalFilters(new ShardingExceptionFilter())` or `{ provide: APP_FILTER, useClass: ShardingExceptionFilter }`.
  */
 @Catch(ShardingError)

@@ -24,7 +24,8 @@ import { ReferenceWriteError } from '../errors/reference-write.error.js';
 export interface RuntimeSettings {
   strategy: ShardStrategy;
   balancer: ReplicaBalancer;
-  lockRequestToOneShard: boolean;
+  /** Lock each context to the first shard it touches (the `lockShard` option). */
+  lockShard: boolean;
   maxLagMs: number | undefined;
   readYourWrites: boolean;
   /** Share of replica-eligible reads sent to the acting primary (0–1), and per-shard overrides. */
@@ -51,14 +52,11 @@ const hasChanges = ({ uow }: FlushEventArgs) =>
   uow.getChangeSets().length > 0 || uow.getCollectionUpdates().length > 0 || uow.getExtraUpdates().size > 0;
 
 /**
- * What routed calls need from one configured module: its nodes, strategy and balancer. Decorators
- * find it through the request context (or the instance's injected `ShardedEntityManager` /
- * `ShardingService`), never through a DI lookup at class-definition time.
+ * What routed calls need from one configured module: its nodes, strategy and balancer. A routed
+ * method finds it through its instance, bound to its module when the application starts (or through the
+ * enclosing routing context), never through a DI lookup at class-definition time.
  */
 export class ShardingRuntime {
-  /** Runtimes of the applications alive in this process; cleared on shutdown. */
-  static readonly live = new Set<ShardingRuntime>();
-
   constructor(
     readonly registry: NodeRegistry,
     readonly settings: RuntimeSettings,
@@ -76,23 +74,6 @@ export class ShardingRuntime {
     }
   }
 
-  activate(): void {
-    ShardingRuntime.live.add(this);
-  }
-
-  deactivate(): void {
-    ShardingRuntime.live.delete(this);
-  }
-
-  /** Nest lifecycle hooks: only a started application is found by calls outside any context. */
-  onApplicationBootstrap(): void {
-    this.activate();
-  }
-
-  onModuleDestroy(): void {
-    this.deactivate();
-  }
-
   /** The share of a shard's replica-eligible reads its acting primary takes. */
   primaryShareOf(shard: string): number {
     return this.settings.shardPrimaryShare[shard] ?? this.settings.primaryShare;
@@ -107,12 +88,12 @@ export class ShardingRuntime {
    * reads must see the token's WAL positions. `InvalidConsistencyTokenError` for a token not of ours.
    */
   newScope(
-    lockToOneShard = this.settings.lockRequestToOneShard,
+    lockShard = this.settings.lockShard,
     consistencyToken?: string,
     tokenSource?: string,
     fromHeader = false,
   ): RequestScope {
-    const scope = new RequestScope(this, lockToOneShard);
+    const scope = new RequestScope(this, lockShard);
     if (!consistencyToken) return scope;
     // a header's token is a client's: decoded when a read needs it (a health check never does);
     // an option of run()/withContext() is the application's own: checked at once

@@ -22,7 +22,7 @@ export type RunTarget = { shard: string } | { key: ShardKeyValue };
 export interface RunOptions {
   /** Read from a replica, as `@ReadReplica()` does (writes refused). @default false */
   readOnly?: boolean;
-  /** When this run opens the context: lock it to its shard. @default the module's lockRequestToOneShard */
+  /** When this run opens the context: lock it to its shard. @default the module's `lockShard` option */
   lockShard?: boolean;
   /**
    * A consistency token from an earlier context (`consistencyToken()`, or the response header of an HTTP

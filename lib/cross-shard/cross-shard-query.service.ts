@@ -2,6 +2,7 @@ import type { EntityMetadata, EntityName, FilterQuery } from '@mikro-orm/core';
 import { raw, type EntityManager } from '@mikro-orm/postgresql';
 import type { ShardingRuntime } from '../context/sharding-runtime.js';
 import type { ShardingService } from '../context/sharding.service.js';
+import { SHARDING_DEFAULTS } from '../module/sharding-defaults.js';
 import { CrossShardBoundError, CrossShardQueryError } from '../errors/cross-shard-query.error.js';
 import { planAggregate, mergeAggregates } from './aggregate-merge.js';
 import type {
@@ -24,16 +25,6 @@ import { fanOut, type FanOutSettings, type ShardTask } from './shard-fan-out.js'
 import { narrowedKeys } from './shard-narrowing.js';
 import { sortedReader, type Candidate } from './sorted-fetch.js';
 import { compareKeys, toOrderBy, totalOrder, type SortTerm } from './sort-key.js';
-
-/** Module defaults of the cross-shard settings (see `CrossShardOptions`). */
-export const CROSS_SHARD_DEFAULTS = {
-  concurrency: 8,
-  timeoutMs: 30_000,
-  onShardFailure: 'fail',
-  streamBatchSize: 1_000,
-  maxOffset: 1_000,
-  maxRows: 10_000,
-} as const;
 
 const CANCEL = { inflightQueryAbortStrategy: 'cancel query' } as const;
 
@@ -59,12 +50,12 @@ export class CrossShardQuery {
   ) {
     this.settings = {
       shardKeys: options.shardKeys ?? {},
-      concurrency: options.concurrency ?? CROSS_SHARD_DEFAULTS.concurrency,
-      timeoutMs: options.timeoutMs ?? CROSS_SHARD_DEFAULTS.timeoutMs,
-      onShardFailure: options.onShardFailure ?? CROSS_SHARD_DEFAULTS.onShardFailure,
-      streamBatchSize: options.streamBatchSize ?? CROSS_SHARD_DEFAULTS.streamBatchSize,
-      maxOffset: options.maxOffset ?? CROSS_SHARD_DEFAULTS.maxOffset,
-      maxRows: options.maxRows ?? CROSS_SHARD_DEFAULTS.maxRows,
+      concurrency: options.concurrency ?? SHARDING_DEFAULTS.crossShard.concurrency,
+      timeoutMs: options.timeoutMs ?? SHARDING_DEFAULTS.crossShard.timeoutMs,
+      onShardFailure: options.onShardFailure ?? SHARDING_DEFAULTS.crossShard.onShardFailure,
+      streamBatchSize: options.streamBatchSize ?? SHARDING_DEFAULTS.crossShard.streamBatchSize,
+      maxOffset: options.maxOffset ?? SHARDING_DEFAULTS.crossShard.maxOffset,
+      maxRows: options.maxRows ?? SHARDING_DEFAULTS.crossShard.maxRows,
     };
     this.compiler = runtime.registry.nodes[0].orm.em.fork({ clear: true, disableContextResolution: true });
     if (options.cursorSecret) this.cursors = Promise.resolve(new CursorCodec(options.cursorSecret));

@@ -1,9 +1,9 @@
 import { currentFrame } from '../context/context-store.js';
-import { soleLiveRuntime } from '../context/route-resolver.js';
+import { NoShardContextError } from '../errors/no-shard-context.error.js';
 import { InvalidTransactionError } from '../errors/invalid-transaction.error.js';
 import type { CrossShardTransactionOptions } from '../transactions/transaction-options.js';
 import { runCrossShardTransaction } from '../transactions/transaction-runner.js';
-import { runtimeOfInstance } from './routed-method.js';
+import { boundRuntime } from './route-binding.js';
 
 /**
  * Runs the method as one cross-shard transaction (`ShardingService.transaction()`): every routed call it
@@ -35,7 +35,8 @@ export function CrossShardTransaction(options: CrossShardTransactionOptions = {}
     const wrapper = {
       [name](this: unknown, ...args: unknown[]): Promise<unknown> {
         try {
-          const runtime = runtimeOfInstance(this) ?? currentFrame()?.scope.runtime ?? soleLiveRuntime(caller);
+          const runtime = boundRuntime(this) ?? currentFrame()?.scope.runtime;
+          if (!runtime) throw NoShardContextError.forUnboundCall(caller);
           return runCrossShardTransaction(
             runtime,
             () => (original as (...a: unknown[]) => Promise<unknown>).apply(this, args),

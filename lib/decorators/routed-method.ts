@@ -1,9 +1,8 @@
 import { runInFrameAndRelease } from '../context/context-store.js';
 import { resolveFrame, type RouteSpec } from '../context/route-resolver.js';
-import { SHARDING_RUNTIME } from '../context/sharded-entity-manager.js';
-import type { ShardingRuntime } from '../context/sharding-runtime.js';
 import { InvalidRouteError } from '../errors/invalid-route.error.js';
 import { readPath, type KeyExtractor } from './key-extractor.js';
+import { boundRuntime } from './route-binding.js';
 
 type Method = ((...args: unknown[]) => unknown) & { [ROUTE]?: RouteState };
 
@@ -83,6 +82,33 @@ export function unroutedShardKeyMethods(target: abstract new (...args: never[]) 
   return found;
 }
 
+const routedPrototypes = new WeakMap<object, boolean>();
+
+/**
+ * Whether an object's class (or a base class) has a routed method: such instances are bound to their
+ * module's runtime when the application starts. Cached per prototype.
+ */
+export function hasRoutedMethods(instance: object): boolean {
+  const prototype = Object.getPrototypeOf(instance) as object | null;
+  if (!prototype) return false;
+  let routed = routedPrototypes.get(prototype);
+  if (routed === undefined) {
+    routed = false;
+    for (
+      let proto: object | null = prototype;
+      proto && proto !== Object.prototype;
+      proto = Object.getPrototypeOf(proto)
+    ) {
+      for (const name of Reflect.ownKeys(proto)) {
+        const value = Object.getOwnPropertyDescriptor(proto, name)?.value as Method | undefined;
+        if (typeof value === 'function' && value[ROUTE]) routed = true;
+      }
+    }
+    routedPrototypes.set(prototype, routed);
+  }
+  return routed;
+}
+
 /** Records a target (primary or replica) once; a second, different one is a contradiction. */
 export function setTarget(state: RouteState, target: 'primary' | 'replica', decorator: string): void {
   if (state.targetBy && state.targetBy !== decorator) {
@@ -103,7 +129,7 @@ function wrap(original: Method, prototype: object, propertyKey: string | symbol,
     [name](this: unknown, ...args: unknown[]): Promise<unknown> {
       try {
         spec ??= { caller, key: state.key?.extract, keyLabel: state.key?.label, target: state.target ?? 'primary' };
-        const frame = resolveFrame(spec, args, runtimeOfInstance(this));
+        const frame = resolveFrame(spec, args, boundRuntime(this));
         const run = () => original.apply(this, args) as Promise<unknown>;
         if (frame instanceof Promise) return frame.then((f) => runInFrameAndRelease(f, run));
         return runInFrameAndRelease(frame, run);
@@ -127,21 +153,4 @@ function rejectSync(original: Method, prototype: object, propertyKey: string | s
     `${caller} is synchronous (declared to return ${returns?.name ?? String(returns)}), but a routed method runs after ` +
       'its shard is resolved, so it always returns a Promise. Make it async (or declare it to return a Promise).',
   );
-}
-
-const hosts = new WeakMap<object, ShardingRuntime | null>();
-
-/** The runtime of a ShardedEntityManager or ShardingService injected into the decorated instance. */
-export function runtimeOfInstance(instance: unknown): ShardingRuntime | undefined {
-  if (typeof instance !== 'object' || instance === null) return undefined;
-  let runtime = hosts.get(instance);
-  if (runtime === undefined) {
-    runtime = null;
-    for (const value of Object.values(instance)) {
-      const found = (value as { [SHARDING_RUNTIME]?: ShardingRuntime } | null)?.[SHARDING_RUNTIME];
-      if (found) runtime = found;
-    }
-    hosts.set(instance, runtime);
-  }
-  return runtime ?? undefined;
 }

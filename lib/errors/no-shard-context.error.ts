@@ -9,4 +9,16 @@ export class NoShardContextError extends ShardingError {
         'or wrap the code in shardingService.run({ shard } | { key }, fn).',
     );
   }
+
+  /** A routed method called on an instance no ShardingModule bound, outside any routing context. */
+  static forUnboundCall(caller: string): NoShardContextError {
+    const type = caller.slice(0, caller.lastIndexOf('.')) || caller;
+    return new NoShardContextError(
+      `${caller} is a routed method, but this ${type} instance belongs to no open application with a ShardingModule, ` +
+        'and the call runs outside any routing context, so its shards are unknown. Let Nest provide ' +
+        `${type} (a provider or controller of an application that imports ShardingModule; it is bound to that ` +
+        'module while the application is open), or call it inside shardingService.run(...) / withContext(...). ' +
+        'An object made with `new`, or one object provided to two applications, routes only inside such a context.',
+    );
+  }
 }

@@ -112,3 +112,23 @@ describe('validateShardingOptions: migrations', () => {
     );
   });
 });
+
+describe('validateShardingOptions: the shard lock', () => {
+  it('takes lockShard, or its deprecated name alone or agreeing, and refuses anything else', () => {
+    expect(() => validateShardingOptions({ ...base, lockShard: true })).not.toThrow();
+    expect(() => validateShardingOptions({ ...base, lockRequestToOneShard: true })).not.toThrow();
+    expect(() => validateShardingOptions({ ...base, lockShard: true, lockRequestToOneShard: true })).not.toThrow();
+    const problems = (options: object) => {
+      try {
+        validateShardingOptions({ ...base, ...options } as ShardingModuleOptions);
+        return [];
+      } catch (error) {
+        return (error as ShardingConfigError).problems;
+      }
+    };
+    expect(problems({ lockShard: 'yes' })).toEqual(['lockShard must be true or false (got "yes")']);
+    expect(problems({ lockShard: false, lockRequestToOneShard: true })).toEqual([
+      'lockShard and lockRequestToOneShard (its deprecated name) disagree: keep lockShard only',
+    ]);
+  });
+});

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { ShardingConfigError } from '../errors/sharding-config.error.js';
 import { ShardIdGenerator } from '../ids/shard-id-generator.js';
 import { DEFAULT_ID_LAYOUT, type ShardIdLayout } from '../ids/shard-id-layout.js';
@@ -5,6 +6,7 @@ import { BALANCER_NAMES } from '../routing/replica-balancer.js';
 import { toShardStrategy } from '../routing/shard-strategy.js';
 import { FLEET_MIGRATION_KEYS, MIKRO_ORM_MIGRATION_KEYS } from '../schema/migration-config.js';
 import { findTopologyProblems, isShare } from '../topology/topology-validator.js';
+import { applyShardingDefaults, type ResolvedShardingOptions } from './sharding-defaults.js';
 import type { ShardingModuleOptions } from './sharding-options.interface.js';
 
 const OPTION_KEYS = [
@@ -14,6 +16,7 @@ const OPTION_KEYS = [
   'strategy',
   'readReplicas',
   'health',
+  'lockShard',
   'lockRequestToOneShard',
   'ids',
   'crossShard',
@@ -43,6 +46,23 @@ const CROSS_SHARD_KEYS = [
   'maxRows',
 ];
 
+/**
+ * The user's options → the resolved ones: validated (one `ShardingConfigError` listing every problem),
+ * a deprecated name warned about once, then every default applied.
+ */
+export function resolveShardingOptions(
+  options: ShardingModuleOptions,
+  logger = new Logger('ShardingModule'),
+): ResolvedShardingOptions {
+  validateShardingOptions(options);
+  if (options?.lockRequestToOneShard !== undefined) {
+    logger.warn(
+      'The lockRequestToOneShard option is deprecated: rename it to lockShard (same meaning). It will be removed in 0.5.0.',
+    );
+  }
+  return applyShardingDefaults(options);
+}
+
 /** Validates every module option at once; throws one `ShardingConfigError` listing all problems. */
 export function validateShardingOptions(options: ShardingModuleOptions): void {
   const problems = findTopologyProblems(options);
@@ -57,11 +77,24 @@ export function validateShardingOptions(options: ShardingModuleOptions): void {
       ...idProblems(options),
       ...crossShardProblems(options),
       ...shardKeyProblems(options),
+      ...lockProblems(options),
       ...migrationProblems(options),
       ...transactionProblems(options),
     );
   }
   if (problems.length) throw new ShardingConfigError(problems);
+}
+
+function lockProblems({ lockShard, lockRequestToOneShard }: ShardingModuleOptions): string[] {
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries({ lockShard, lockRequestToOneShard })) {
+    if (value !== undefined && typeof value !== 'boolean')
+      problems.push(`${name} must be true or false (got ${JSON.stringify(value)})`);
+  }
+  if (lockShard !== undefined && lockRequestToOneShard !== undefined && lockShard !== lockRequestToOneShard) {
+    problems.push('lockShard and lockRequestToOneShard (its deprecated name) disagree: keep lockShard only');
+  }
+  return problems;
 }
 
 function shardKeyProblems({ shardKeys }: ShardingModuleOptions): string[] {

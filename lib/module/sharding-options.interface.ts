@@ -37,8 +37,15 @@ export interface ShardingModuleOptions {
   /** The background health monitor of every node. @default { intervalMs: 1000, timeoutMs: 2000, enabled: true } */
   health?: HealthMonitorOptions;
   /**
-   * Lock each request (or `run()`) to the first shard it touches: a second shard throws
-   * `ShardLockError`, like Rails' shard selector lock. @default false
+   * Lock each routing context (an HTTP request, a `run()` or `withContext()` that opens one, a top-level
+   * routed call) to the first shard it touches: a second shard throws `ShardLockError`, like Rails'
+   * shard selector lock. `run()` and `withContext()` take the same `lockShard` option for their context.
+   * @default false
+   */
+  lockShard?: boolean;
+  /**
+   * The former name of `lockShard`; still honoured (with a warning at start) in 0.4.
+   * @deprecated Since 0.4.0: rename it to `lockShard`. It will be removed in 0.5.0.
    */
   lockRequestToOneShard?: boolean;
   /** Settings of the injectable `ShardIdGenerator`. */

@@ -5,7 +5,8 @@ import type { ShardingModuleOptions } from './sharding-options.interface.js';
 
 export const {
   ConfigurableModuleClass: ConfigurableShardingModule,
-  MODULE_OPTIONS_TOKEN: SHARDING_MODULE_OPTIONS,
+  // the options as the user gave them; SHARDING_MODULE_OPTIONS (sharding.constants.ts) gives them resolved
+  MODULE_OPTIONS_TOKEN: SHARDING_USER_OPTIONS,
   OPTIONS_TYPE: SHARDING_OPTIONS_TYPE,
   ASYNC_OPTIONS_TYPE: SHARDING_ASYNC_OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<ShardingModuleOptions>({ moduleName: 'Sharding' })

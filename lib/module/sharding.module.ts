@@ -6,25 +6,23 @@ import { ShardingInterceptor } from '../context/sharding.interceptor.js';
 import { ShardingService } from '../context/sharding.service.js';
 import { CrossShardQuery } from '../cross-shard/cross-shard-query.service.js';
 import { guardQuery } from '../context/write-guard.js';
-import { HEALTH_DEFAULTS } from '../replication/health-options.js';
 import { ReplicationMonitor } from '../replication/replication-monitor.js';
 import { ShardIdGenerator } from '../ids/shard-id-generator.js';
 import { createBalancer } from '../routing/replica-balancer.js';
-import { hashStrategy } from '../routing/hash-strategy.js';
-import type { ShardKeysOption } from '../routing/entity-shard-key.js';
 import { toShardStrategy } from '../routing/shard-strategy.js';
 import { withMigrations } from '../schema/migration-config.js';
 import { MigrationStartCheck } from '../schema/migration-start-check.js';
 import { ShardingMigrator } from '../schema/sharding-migrator.js';
 import { ShardingSchema } from '../schema/sharding-schema.js';
 import { NodeRegistry } from '../topology/node-registry.js';
-import { validateShardingOptions } from './options-validator.js';
 import type { ShardingModuleOptions } from './sharding-options.interface.js';
 import { RouteCheck } from './route-check.js';
-import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.module-definition.js';
+import { SHARDING_MODULE_OPTIONS } from './sharding.constants.js';
+import { resolveShardingOptions } from './options-validator.js';
+import type { ResolvedShardingOptions } from './sharding-defaults.js';
+import { ConfigurableShardingModule, SHARDING_USER_OPTIONS } from './sharding.module-definition.js';
 import { RecoverySchedule } from '../transactions/recovery-schedule.js';
 import { ReferenceTables } from '../transactions/reference-tables.js';
-import { transactionSettings } from '../transactions/transaction-options.js';
 import { referenceEntityNames } from './reference-entities.js';
 
 /**
@@ -42,40 +40,43 @@ import { referenceEntityNames } from './reference-entities.js';
   providers: [
     RouteCheck,
     {
+      provide: SHARDING_MODULE_OPTIONS,
+      inject: [SHARDING_USER_OPTIONS],
+      useFactory: (options: ShardingModuleOptions) => resolveShardingOptions(options),
+    },
+    {
       provide: NodeRegistry,
       inject: [SHARDING_MODULE_OPTIONS],
-      useFactory: (options: ShardingModuleOptions) => {
-        validateShardingOptions(options);
+      useFactory: (options: ResolvedShardingOptions) =>
         // every node's ORM gets MikroORM's part of the `migrations` option (path, tableName, ...)
-        return NodeRegistry.create(
+        NodeRegistry.create(
           { shards: options.shards, mikroOrm: withMigrations(options.mikroOrm, options.migrations) },
           guardQuery,
-        );
-      },
+        ),
     },
     {
       provide: ShardingRuntime,
       inject: [NodeRegistry, SHARDING_MODULE_OPTIONS],
-      useFactory: (registry: NodeRegistry, options: ShardingModuleOptions) => {
-        const replicas = options.readReplicas ?? {};
+      useFactory: (registry: NodeRegistry, options: ResolvedShardingOptions) => {
+        const { readReplicas: replicas } = options;
         return new ShardingRuntime(registry, {
-          strategy: toShardStrategy(options.strategy ?? hashStrategy({ buckets: 1024 })),
+          strategy: toShardStrategy(options.strategy),
           balancer: createBalancer(replicas.balancer),
-          lockRequestToOneShard: options.lockRequestToOneShard ?? false,
+          lockShard: options.lockShard,
           maxLagMs: replicas.maxLagMs,
-          readYourWrites: replicas.readYourWrites ?? true,
-          monotonicReads: replicas.monotonicReads ?? false,
-          whenNoReplica: replicas.whenNoReplica ?? 'primary',
-          shardKeys: options.shardKeys ?? {},
-          primaryShare: replicas.primaryShare ?? 0,
+          readYourWrites: replicas.readYourWrites,
+          monotonicReads: replicas.monotonicReads,
+          whenNoReplica: replicas.whenNoReplica,
+          shardKeys: options.shardKeys,
+          primaryShare: replicas.primaryShare,
           shardPrimaryShare: Object.fromEntries(
             Object.entries(options.shards).flatMap(([shard, config]) =>
               config.primaryShare === undefined ? [] : [[shard, config.primaryShare]],
             ),
           ),
-          consistencyHeader: (replicas.consistencyHeader ?? 'x-shard-consistency').toLowerCase(),
-          checkTimeoutMs: options.health?.timeoutMs ?? HEALTH_DEFAULTS.timeoutMs,
-          transactions: transactionSettings(options.transactions, (options.referenceEntities ?? []).length > 0),
+          consistencyHeader: replicas.consistencyHeader,
+          checkTimeoutMs: options.health.timeoutMs,
+          transactions: options.transactions,
           referenceEntities: referenceEntityNames(registry, options.referenceEntities),
         });
       },
@@ -83,46 +84,34 @@ import { referenceEntityNames } from './reference-entities.js';
     {
       provide: ReplicationMonitor,
       inject: [NodeRegistry, SHARDING_MODULE_OPTIONS],
-      useFactory: (registry: NodeRegistry, options: ShardingModuleOptions) =>
+      useFactory: (registry: NodeRegistry, options: ResolvedShardingOptions) =>
         new ReplicationMonitor(registry, options.health),
     },
     {
       provide: ShardIdGenerator,
       inject: [NodeRegistry, SHARDING_MODULE_OPTIONS],
-      useFactory: (registry: NodeRegistry, options: ShardingModuleOptions) =>
-        new ShardIdGenerator({
-          shards: registry.shardNames,
-          workerId: options.ids?.workerId,
-          layout: options.ids?.layout,
-        }),
+      useFactory: (registry: NodeRegistry, options: ResolvedShardingOptions) =>
+        new ShardIdGenerator({ shards: registry.shardNames, ...options.ids }),
     },
     {
       provide: CrossShardQuery,
       inject: [ShardingService, ShardingRuntime, SHARDING_MODULE_OPTIONS],
-      useFactory: (service: ShardingService, runtime: ShardingRuntime, options: ShardingModuleOptions) =>
-        service.attachCrossShard(
-          new CrossShardQuery(service, runtime, {
-            ...options.crossShard,
-            // narrowing uses the entity's key property; the module-level map is the one to keep
-            shardKeys: { ...propertyKeys(options.shardKeys), ...options.crossShard?.shardKeys },
-          }),
-        ),
+      useFactory: (service: ShardingService, runtime: ShardingRuntime, options: ResolvedShardingOptions) =>
+        service.attachCrossShard(new CrossShardQuery(service, runtime, options.crossShard)),
     },
     {
       provide: ShardingMigrator,
       inject: [NodeRegistry, SHARDING_MODULE_OPTIONS],
-      useFactory: (registry: NodeRegistry, options: ShardingModuleOptions) =>
+      useFactory: (registry: NodeRegistry, options: ResolvedShardingOptions) =>
         new ShardingMigrator(registry, options.migrations),
     },
     {
       // only with a `migrations` option: without one, reading the ledgers would create them
       provide: MigrationStartCheck,
       inject: [ShardingMigrator, SHARDING_MODULE_OPTIONS, ReplicationMonitor],
-      useFactory: (migrator: ShardingMigrator, options: ShardingModuleOptions, monitor: ReplicationMonitor) =>
-        new MigrationStartCheck(
-          migrator,
-          options.migrations ? (options.migrations.verifyOnStart ?? 'warn') : 'off',
-          () => (monitor.enabled ? monitor.checkNow() : Promise.resolve()),
+      useFactory: (migrator: ShardingMigrator, options: ResolvedShardingOptions, monitor: ReplicationMonitor) =>
+        new MigrationStartCheck(migrator, options.migrations?.verifyOnStart ?? 'off', () =>
+          monitor.enabled ? monitor.checkNow() : Promise.resolve(),
         ),
     },
     {
@@ -154,10 +143,3 @@ import { referenceEntityNames } from './reference-entities.js';
   ],
 })
 export class ShardingModule extends ConfigurableShardingModule {}
-
-/** The property keys of the `shardKeys` map (a function key cannot narrow a query's `where`). */
-function propertyKeys(keys: ShardKeysOption = {}): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(keys).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
-  );
-}

@@ -10,5 +10,3 @@ export interface HealthMonitorOptions {
   /** Turn the monitor off (nodes are then only marked down by failing queries, and never back up). @default true */
   enabled?: boolean;
 }
-
-export const HEALTH_DEFAULTS = { intervalMs: 1_000, timeoutMs: 2_000, enabled: true } as const;

@@ -2,7 +2,8 @@ import { Logger } from '@nestjs/common';
 import type { NodeRegistry } from '../topology/node-registry.js';
 import type { ShardNode } from '../topology/shard-node.js';
 import { failureReason } from '../topology/connection-failure.js';
-import { HEALTH_DEFAULTS, type HealthMonitorOptions } from './health-options.js';
+import { SHARDING_DEFAULTS } from '../module/sharding-defaults.js';
+import type { HealthMonitorOptions } from './health-options.js';
 import { checkNode } from './node-check.js';
 import { discoverPrimaries } from './primary-discovery.js';
 
@@ -25,9 +26,9 @@ export class ReplicationMonitor {
     private readonly registry: NodeRegistry,
     options: HealthMonitorOptions = {},
   ) {
-    this.intervalMs = options.intervalMs ?? HEALTH_DEFAULTS.intervalMs;
-    this.timeoutMs = options.timeoutMs ?? HEALTH_DEFAULTS.timeoutMs;
-    this.enabled = options.enabled ?? HEALTH_DEFAULTS.enabled;
+    this.intervalMs = options.intervalMs ?? SHARDING_DEFAULTS.health.intervalMs;
+    this.timeoutMs = options.timeoutMs ?? SHARDING_DEFAULTS.health.timeoutMs;
+    this.enabled = options.enabled ?? SHARDING_DEFAULTS.health.enabled;
     // every change of a node's circuit is logged once, whoever noticed it (a failed statement or a check)
     for (const node of registry.nodes) {
       node.health.onChange = (status, reason) => {

@@ -1,4 +1,5 @@
 import type { MigrationsOptions } from '@mikro-orm/core';
+import { SHARDING_DEFAULTS } from '../module/sharding-defaults.js';
 import type { ShardingMikroOrmOptions } from '../topology/node-orm.factory.js';
 import type { ShardingMigrationsOptions } from './migration.types.js';
 
@@ -43,13 +44,6 @@ export interface FleetMigrationSettings {
   verifyOnStart: 'off' | 'warn' | 'fail';
 }
 
-export const MIGRATION_DEFAULTS = {
-  concurrency: 4,
-  lockTimeoutMs: 60_000,
-  replicaTimeoutMs: 30_000,
-  verifyOnStart: 'warn',
-} as const;
-
 /** Splits the module's `migrations` option into MikroORM's part and the fleet's part (defaults applied). */
 export function splitMigrationsOptions(options: ShardingMigrationsOptions = {}): {
   mikroOrm: MigrationsOptions;
@@ -60,10 +54,10 @@ export function splitMigrationsOptions(options: ShardingMigrationsOptions = {}):
     mikroOrm,
     fleet: {
       canary,
-      concurrency: concurrency ?? MIGRATION_DEFAULTS.concurrency,
-      lockTimeoutMs: lockTimeoutMs ?? MIGRATION_DEFAULTS.lockTimeoutMs,
-      replicaTimeoutMs: replicaTimeoutMs ?? MIGRATION_DEFAULTS.replicaTimeoutMs,
-      verifyOnStart: verifyOnStart ?? MIGRATION_DEFAULTS.verifyOnStart,
+      concurrency: concurrency ?? SHARDING_DEFAULTS.migrations.concurrency,
+      lockTimeoutMs: lockTimeoutMs ?? SHARDING_DEFAULTS.migrations.lockTimeoutMs,
+      replicaTimeoutMs: replicaTimeoutMs ?? SHARDING_DEFAULTS.migrations.replicaTimeoutMs,
+      verifyOnStart: verifyOnStart ?? SHARDING_DEFAULTS.migrations.verifyOnStart,
     },
   };
 }

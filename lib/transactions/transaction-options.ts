@@ -36,24 +36,5 @@ export interface ShardingTransactionsOptions {
   verifyOnStart?: boolean;
 }
 
-/** `transactions` with the defaults applied. */
+/** `transactions` with the defaults applied (lib/module/sharding-defaults.ts). */
 export type TransactionSettings = Required<ShardingTransactionsOptions>;
-
-export const TRANSACTION_DEFAULTS: TransactionSettings = {
-  timeoutMs: 60_000,
-  recoveryIntervalMs: 30_000,
-  recoverOnStart: true,
-  graceMs: 10_000,
-  verifyOnStart: false,
-};
-
-export function transactionSettings(
-  options: ShardingTransactionsOptions | undefined,
-  usesReferenceTables: boolean,
-): TransactionSettings {
-  return {
-    ...TRANSACTION_DEFAULTS,
-    verifyOnStart: options !== undefined || usesReferenceTables,
-    ...options,
-  };
-}
