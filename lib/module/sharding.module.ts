@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { ShardedEntityManager } from '../context/sharded-entity-manager.js';
 import { ShardingRuntime } from '../context/sharding-runtime.js';
@@ -21,13 +21,16 @@ import { NodeRegistry } from '../topology/node-registry.js';
 import { validateShardingOptions } from './options-validator.js';
 import type { ShardingModuleOptions } from './sharding-options.interface.js';
 import { RouteCheck } from './route-check.js';
+import { ENTITY_MANAGER_CLASSES, entityManagerAliases } from './entity-manager-aliases.js';
+import { ShardingFeatureModule, type ShardingFeatureEntities } from './sharding-feature.js';
 import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.module-definition.js';
 
 /**
  * Spreads MikroORM over many PostgreSQL servers: one MikroORM per node (each shard's primary and
  * replicas), the routing decorators, `ShardedEntityManager`, `ShardingService`, and a global
  * interceptor opening one routing context per request. Global unless `isGlobal: false`; the
- * interceptor is left out with `interceptor: false`.
+ * interceptor is left out with `interceptor: false`. MikroORM's `EntityManager` classes (`@mikro-orm/core`,
+ * `SqlEntityManager`, `@mikro-orm/postgresql`) are injectable too: each is the `ShardedEntityManager`.
  *
  * @example
  * ShardingModule.forRoot({ shards: { s0: { primary: { clientUrl } } }, mikroOrm: { entities: [User] } })
@@ -120,6 +123,7 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
         ),
     },
     ShardedEntityManager,
+    ...entityManagerAliases,
     ShardingService,
     ShardingInterceptor,
     ShardingSchema,
@@ -128,6 +132,7 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
     NodeRegistry,
     ReplicationMonitor,
     ShardedEntityManager,
+    ...ENTITY_MANAGER_CLASSES,
     ShardingService,
     ShardingInterceptor,
     ShardIdGenerator,
@@ -136,7 +141,23 @@ import { ConfigurableShardingModule, SHARDING_MODULE_OPTIONS } from './sharding.
     CrossShardQuery,
   ],
 })
-export class ShardingModule extends ConfigurableShardingModule {}
+export class ShardingModule extends ConfigurableShardingModule {
+  /**
+   * Repositories for a feature module, as `MikroOrmModule.forFeature` provides them: injected with
+   * `@InjectRepository(User)` / `getRepositoryToken(User)` from `@mikro-orm/nestjs`, and a custom
+   * repository (`repository: () => UserRepository`) also by its class. Each acts on the current routed
+   * call's EntityManager (its node's fork, or its transaction), so one instance serves every request.
+   * Needs `@mikro-orm/nestjs` installed and `ShardingModule.forRoot` global (the default); the
+   * entities must be in `mikroOrm.entities`. Returns a Promise, which `imports` accepts.
+   *
+   * @example
+   * \@Module({ imports: [ShardingModule.forFeature([User, Order])], providers: [UsersService] })
+   * export class UsersModule {}
+   */
+  static forFeature(entities: ShardingFeatureEntities): Promise<DynamicModule> {
+    return ShardingFeatureModule.forFeature(entities);
+  }
+}
 
 /** The property keys of the `shardKeys` map (a function key cannot narrow a query's `where`). */
 function propertyKeys(keys: ShardKeysOption = {}): Record<string, string> {
