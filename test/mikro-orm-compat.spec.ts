@@ -2,6 +2,7 @@ import { EntityManager as CoreEntityManager } from '@mikro-orm/core';
 import { getRepositoryToken, InjectRepository } from '@mikro-orm/nestjs';
 import { EntityManager, EntityRepository, SqlEntityManager } from '@mikro-orm/postgresql';
 import { Inject, Injectable, Module } from '@nestjs/common';
+import { MetadataScanner } from '@nestjs/core';
 import { Test, type TestingModule } from '@nestjs/testing';
 import {
   hashStrategy,
@@ -250,6 +251,10 @@ describe('code written for @mikro-orm/nestjs, routed', () => {
       expect(Reflect.getMetadata('any', find)).toBeUndefined();
       expect(() => find(User, {})).toThrow(NoShardContextError);
       expect(() => em.id).toThrow(NoShardContextError); // a getter
+      // what @nestjs/schedule and @nestjs/event-emitter do with every provider at start
+      const names = new MetadataScanner().getAllMethodNames(Object.getPrototypeOf(em));
+      expect(names).toEqual(expect.arrayContaining(['find', 'flush', 'transactional']));
+      for (const name of names) expect(() => (em as unknown as Record<string, unknown>)[name]).not.toThrow();
     });
   });
 
