@@ -3,6 +3,7 @@ export { ShardingModule } from './module/sharding.module.js';
 export { SHARDING_MODULE_OPTIONS } from './module/sharding.constants.js';
 export type { ResolvedShardingOptions } from './module/sharding-defaults.js';
 export type { ShardingModuleOptions } from './module/sharding-options.interface.js';
+export type { ShardingFeatureEntities } from './module/sharding-feature.js';
 
 // Topology
 export { NodeRegistry } from './topology/node-registry.js';

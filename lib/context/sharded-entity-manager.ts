@@ -81,22 +81,59 @@ export class ShardedEntityManager {
   }
 }
 
+// MikroORM's @Transactional(), @CreateRequestContext() and @EnsureRequestContext() take `this.em` only when
+// it is `instanceof EntityManager`: the proxy is one (of @mikro-orm/core's, the SQL and the PostgreSQL class).
+Object.setPrototypeOf(ShardedEntityManager.prototype, EntityManager.prototype);
+Object.defineProperty(ShardedEntityManager.prototype, Symbol.for('nodejs.util.inspect.custom'), {
+  value(this: ShardedEntityManager) {
+    const route = this.currentRoute();
+    return `[ShardedEntityManager ${route ? route.node : '(outside a routed call)'}]`;
+  },
+});
+
 function activeEm(em: EntityManager): EntityManager {
   return (TransactionContext.getEntityManager(em.name) as EntityManager | undefined) ?? em;
 }
 
 function forwardToCurrentFork(target: ShardedEntityManager, prop: string | symbol, receiver: unknown): unknown {
-  if (typeof prop === 'symbol' || prop === 'currentRoute') return Reflect.get(target, prop, receiver);
+  if (typeof prop === 'symbol' || prop === 'currentRoute' || prop === 'constructor')
+    return Reflect.get(target, prop, receiver);
   const frame = currentFrame();
   const frameEm = frame?.scope.runtime.emFor(frame);
   if (!frameEm) {
-    if (EM_MEMBERS.has(prop)) throw NoShardContextError.forMember(prop);
+    if (EM_MEMBERS.has(prop)) return outsideRoutedCall(prop);
     return Reflect.get(target, prop, receiver); // e.g. Nest probing for lifecycle hooks, or `then`
   }
   if (frame!.readOnly && REFUSED_WHEN_READ_ONLY.has(prop)) return refuse(frame!, prop);
   const em = activeEm(frameEm);
   const value = (em as unknown as Record<string, unknown>)[prop];
   return typeof value === 'function' ? value.bind(em) : value;
+}
+
+const refusals = new Map<string, () => never>();
+
+/**
+ * An EntityManager member read outside a routed call: a method gives a function that throws
+ * `NoShardContextError` when called (scanners such as @nestjs/schedule read every method of every
+ * provider, through the prototype chain, and must not fail), a getter throws at once.
+ */
+function outsideRoutedCall(prop: string): () => never {
+  let method = refusals.get(prop);
+  if (!method) {
+    if (typeof Object.getOwnPropertyDescriptor(findOwner(prop), prop)?.value !== 'function')
+      throw NoShardContextError.forMember(prop);
+    method = () => {
+      throw NoShardContextError.forMember(prop);
+    };
+    refusals.set(prop, method);
+  }
+  return method;
+}
+
+function findOwner(prop: string): object {
+  let proto: object = EntityManager.prototype;
+  while (!Object.hasOwn(proto, prop)) proto = Object.getPrototypeOf(proto) as object;
+  return proto;
 }
 
 function refuse(frame: CallFrame, prop: string): () => unknown {

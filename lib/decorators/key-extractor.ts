@@ -1,5 +1,5 @@
 import { InvalidRouteError } from '../errors/invalid-route.error.js';
-import { parameterNames } from './parameter-names.js';
+import { forwardsAllArguments, parameterNames } from './parameter-names.js';
 
 /**
  * How `@ShardBy` finds the key: a parameter name (`'id'`), a path into a parameter
@@ -13,14 +13,19 @@ export interface KeyExtractor {
   extract(args: readonly unknown[]): unknown;
 }
 
-/** Compiles a key spec against the method's parameters; throws `InvalidRouteError` when it cannot match. */
+/**
+ * Compiles a key spec against the method's parameters; throws `InvalidRouteError` when it cannot match.
+ * When `method` is a wrapper taking `(...args)` (another decorator's, written below), the parameters are
+ * those `declared` gives (the class's source).
+ */
 export function compileKeyExtractor(
   spec: ShardKeySpec,
   method: (...args: never[]) => unknown,
   caller: string,
+  declared?: () => (string | null)[] | undefined,
 ): KeyExtractor {
   if (typeof spec === 'function') return { label: 'from the key function', extract: (args) => spec(...args) };
-  const names = parameterNames(method);
+  const names = (forwardsAllArguments(method) && declared?.()) || parameterNames(method);
   if (typeof spec === 'number') {
     if (!Number.isInteger(spec) || spec < 0 || spec >= names.length) {
       throw new InvalidRouteError(

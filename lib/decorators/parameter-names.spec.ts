@@ -1,4 +1,4 @@
-import { parameterNames } from './parameter-names.js';
+import { declaredParameterNames, forwardsAllArguments, parameterNames } from './parameter-names.js';
 
 describe('parameterNames', () => {
   it('reads plain, defaulted, rest and destructured parameters', () => {
@@ -22,5 +22,40 @@ describe('parameterNames', () => {
       }
     }
     expect(parameterNames(C.prototype.find)).toEqual(['tenantId', 'filter']);
+  });
+});
+
+describe('declaredParameterNames (a method another decorator wrapped)', () => {
+  class Orders {
+    other(userId: number) {
+      return this.place(String(userId), { items: [] }); // a call, not the definition
+    }
+    async place(userId: string, { items }: { items: unknown[] }, note = 'a, b') {
+      return [userId, items, note];
+    }
+    *walk(from: number) {
+      yield from;
+    }
+  }
+
+  it('reads the parameters the class declares, not those of a call or of another method', () => {
+    expect(declaredParameterNames(Orders, 'place')).toEqual(['userId', null, 'note']);
+    expect(declaredParameterNames(Orders, 'walk')).toEqual(['from']);
+    expect(declaredParameterNames(Orders, 'missing')).toBeUndefined();
+    expect(declaredParameterNames(Orders, Symbol('place'))).toBeUndefined();
+  });
+
+  it('tells a wrapper taking (...args) from a method', () => {
+    expect(
+      forwardsAllArguments(async function (...args: unknown[]) {
+        return args;
+      }),
+    ).toBe(true);
+    expect(forwardsAllArguments(Orders.prototype.place)).toBe(false);
+    expect(
+      forwardsAllArguments(function (first: unknown, ...rest: unknown[]) {
+        return [first, rest];
+      }),
+    ).toBe(false);
   });
 });

@@ -1,5 +1,6 @@
 import { InvalidRouteError } from '../errors/invalid-route.error.js';
 import { compileKeyExtractor, type ShardKeySpec } from './key-extractor.js';
+import { declaredParameterNames } from './parameter-names.js';
 import { applyRoute } from './routed-method.js';
 
 /**
@@ -19,7 +20,10 @@ export function ShardBy(key?: ShardKeySpec): MethodDecorator {
       if (key === undefined) return; // the key comes from @ShardKey() or the enclosing call
       if (state.key)
         throw new InvalidRouteError(`${state.caller}: the shard key is given twice; keep one @ShardBy/@ShardKey.`);
-      state.key = compileKeyExtractor(key, state.original, state.caller);
+      // below a wrapping decorator (MikroORM's @Transactional()), the parameters are read from the class
+      state.key = compileKeyExtractor(key, state.original, state.caller, () =>
+        declaredParameterNames(prototype.constructor as abstract new () => unknown, propertyKey),
+      );
       state.keyBy = '@ShardBy';
     });
 }

@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { ShardedEntityManager } from '../context/sharded-entity-manager.js';
 import { ShardingRuntime } from '../context/sharding-runtime.js';
@@ -24,12 +24,15 @@ import { ConfigurableShardingModule, SHARDING_USER_OPTIONS } from './sharding.mo
 import { RecoverySchedule } from '../transactions/recovery-schedule.js';
 import { ReferenceTables } from '../transactions/reference-tables.js';
 import { referenceEntityNames } from './reference-entities.js';
+import { ENTITY_MANAGER_CLASSES, entityManagerAliases } from './entity-manager-aliases.js';
+import { ShardingFeatureModule, type ShardingFeatureEntities } from './sharding-feature.js';
 
 /**
  * Spreads MikroORM over many PostgreSQL servers: one MikroORM per node (each shard's primary and
  * replicas), the routing decorators, `ShardedEntityManager`, `ShardingService`, and a global
  * interceptor opening one routing context per request. Global unless `isGlobal: false`; the
- * interceptor is left out with `interceptor: false`.
+ * interceptor is left out with `interceptor: false`. MikroORM's `EntityManager` classes (`@mikro-orm/core`,
+ * `SqlEntityManager`, `@mikro-orm/postgresql`) are injectable too: each is the `ShardedEntityManager`.
  *
  * @example
  * ShardingModule.forRoot({ shards: { s0: { primary: { clientUrl } } }, mikroOrm: { entities: [User] } })
@@ -125,6 +128,7 @@ import { referenceEntityNames } from './reference-entities.js';
       useFactory: (runtime: ShardingRuntime) => new RecoverySchedule(runtime),
     },
     ShardedEntityManager,
+    ...entityManagerAliases,
     ShardingService,
     ShardingInterceptor,
     ShardingSchema,
@@ -133,6 +137,7 @@ import { referenceEntityNames } from './reference-entities.js';
     NodeRegistry,
     ReplicationMonitor,
     ShardedEntityManager,
+    ...ENTITY_MANAGER_CLASSES,
     ShardingService,
     ShardingInterceptor,
     ShardIdGenerator,
@@ -142,4 +147,20 @@ import { referenceEntityNames } from './reference-entities.js';
     ReferenceTables,
   ],
 })
-export class ShardingModule extends ConfigurableShardingModule {}
+export class ShardingModule extends ConfigurableShardingModule {
+  /**
+   * Repositories for a feature module, as `MikroOrmModule.forFeature` provides them: injected with
+   * `@InjectRepository(User)` / `getRepositoryToken(User)` from `@mikro-orm/nestjs`, and a custom
+   * repository (`repository: () => UserRepository`) also by its class. Each acts on the current routed
+   * call's EntityManager (its node's fork, or its transaction), so one instance serves every request.
+   * Needs `@mikro-orm/nestjs` installed and `ShardingModule.forRoot` global (the default); the
+   * entities must be in `mikroOrm.entities`. Returns a Promise, which `imports` accepts.
+   *
+   * @example
+   * \@Module({ imports: [ShardingModule.forFeature([User, Order])], providers: [UsersService] })
+   * export class UsersModule {}
+   */
+  static forFeature(entities: ShardingFeatureEntities): Promise<DynamicModule> {
+    return ShardingFeatureModule.forFeature(entities);
+  }
+}

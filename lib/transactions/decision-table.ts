@@ -17,14 +17,28 @@ export const DECISION_SQL = {
   /** Inside the coordinator's transaction: its own id is the decision's key. */
   insert: `insert into ${TABLE} (xid, participants) values (pg_current_xact_id(), ?)`,
   currentXid: 'select pg_current_xact_id()::text as xid',
-  exists: `select 1 as found from ${TABLE} where xid = ?::xid8`,
   remove: `delete from ${TABLE} where xid = ?::xid8`,
   /** Decisions old enough to be checked for removal (when the table exists). */
   settledCandidates: `select xid::text as xid, participants from ${TABLE} where decided_at < now() - make_interval(secs => ?::float8 / 1000)`,
   tableExists: `select to_regclass('${TABLE}') is not null as exists`,
-  /** What became of a transaction id: committed, aborted, in progress, or null when too old to know. */
-  status: 'select pg_xact_status(?::xid8) as status',
-  /** The same, for a control connection (pg's own placeholders). */
+  /**
+   * Recovery's question, in one statement so its answers share one snapshot: has the transaction ended
+   * (`ended`: it is not running in that snapshot), and is its decision row there (`found`: a committed
+   * row is visible exactly when its transaction ended before the snapshot). Read apart, a decision that
+   * commits between the row read and the status read looks like a commit without a row.
+   * pg_xact_status fails (22023) for an id beyond the server's counter.
+   */
+  verdict:
+    'select pg_xact_status(?::xid8) as status, pg_visible_in_snapshot(?::xid8, pg_current_snapshot()) as ended, ' +
+    `exists(select 1 from ${TABLE} where xid = ?::xid8) as found`,
+  /** The same, when the table does not exist. */
+  verdictNoTable:
+    'select pg_xact_status(?::xid8) as status, pg_visible_in_snapshot(?::xid8, pg_current_snapshot()) as ended, ' +
+    'false as found',
+  /**
+   * What became of a transaction id (committed, aborted, in progress, or null when too old to know), for a
+   * control connection (pg's own placeholders).
+   */
   statusOnControl: 'select pg_xact_status($1::xid8) as status',
 } as const;
 

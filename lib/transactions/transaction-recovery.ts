@@ -4,7 +4,7 @@ import { failureReason } from '../topology/connection-failure.js';
 import { executeOnNode } from '../replication/node-instrumentation.js';
 import type { ShardNode } from '../topology/shard-node.js';
 import { DECISION_SQL, decodeParticipants } from './decision-table.js';
-import { GID_PREFIX, gidLiteral, parseGid, type GlobalTransactionId } from './global-transaction-id.js';
+import { GID_PREFIX, formatGid, gidLiteral, parseGid, type GlobalTransactionId } from './global-transaction-id.js';
 
 /** `pg_try_advisory_xact_lock` key of the recovery (on the first shard): one instance recovers at a time. */
 const RECOVERY_LOCK_KEY = '1421510943977262013';
@@ -97,7 +97,6 @@ async function recoverUnderLock(runtime: ShardingRuntime, graceMs: number, repor
   );
   // 2. resolve each old enough part from its decision
   const decisions = new DecisionReader(primaries);
-  const left = new Map<string, PreparedPart[]>();
   for (const [shard, rows] of scanned) {
     const remaining: PreparedPart[] = [];
     for (const { gid, ageMs } of rows) {
@@ -123,15 +122,14 @@ async function recoverUnderLock(runtime: ShardingRuntime, graceMs: number, repor
         remaining.push(part);
       }
     }
-    left.set(shard, remaining);
     report.unresolved[shard] = remaining.length;
     primaries.get(shard)!.health.preparedTransactions = remaining.length;
   }
-  // 3. decisions no participant needs any more
+  // 3. decisions no participant needs any more (read afresh: a part may have been prepared since step 1)
   for (const [shard, node] of primaries) {
     if (!scanned.has(shard)) continue;
     try {
-      report.decisionsRemoved += await removeSettledDecisions(shard, node, graceMs, left);
+      report.decisionsRemoved += await removeSettledDecisions(shard, node, graceMs, primaries);
     } catch (error) {
       report.failed.push({ shard, error: `decision cleanup: ${failureReason(error)}` });
     }
@@ -158,19 +156,20 @@ class DecisionReader {
     const node = this.primaries.get(coordinator);
     if (!node) throw new Error(`its deciding shard "${coordinator}" is not configured; resolve it by hand`);
     const [table] = await executeOnNode<{ exists: boolean }[]>(node, DECISION_SQL.tableExists);
-    if (table?.exists) {
-      const found = await executeOnNode<unknown[]>(node, DECISION_SQL.exists, [xid]);
-      if (found.length) return 'commit';
-    }
-    let status: string | null | undefined;
+    let row: { ended: boolean; found: boolean } | undefined;
     try {
-      [{ status }] = await executeOnNode<{ status: string | null }[]>(node, DECISION_SQL.status, [xid]);
+      [row] = await executeOnNode<{ ended: boolean; found: boolean }[]>(
+        node,
+        table?.exists ? DECISION_SQL.verdict : DECISION_SQL.verdictNoTable,
+        table?.exists ? [xid, xid, xid] : [xid, xid],
+      );
     } catch (error) {
       // an id beyond the server's counter: that transaction never ran on this timeline (lost in a failover)
       if ((error as { code?: string }).code === '22023') return 'rollback';
       throw error;
     }
-    if (status === 'in progress') return 'wait';
+    if (row?.found) return 'commit';
+    if (!row?.ended) return 'wait';
     // aborted, too old to know, or committed without a decision row: our protocol writes the row in the
     // same transaction, so that id was reused after a failover and is not this transaction's
     return 'rollback';
@@ -189,21 +188,38 @@ async function removeSettledDecisions(
   shard: string,
   node: ShardNode,
   graceMs: number,
-  left: ReadonlyMap<string, PreparedPart[]>,
+  primaries: ReadonlyMap<string, ShardNode>,
 ): Promise<number> {
   const [table] = await executeOnNode<{ exists: boolean }[]>(node, DECISION_SQL.tableExists);
   if (!table?.exists) return 0;
   const rows = await executeOnNode<{ xid: string; participants: string }[]>(node, DECISION_SQL.settledCandidates, [
     graceMs,
   ]);
+  // the participants are read after the decisions: every part of a decision read here was prepared before
+  // it, so it shows unless it has been resolved (the scan of step 1 may predate it)
+  const preparedNow = new Map<string, Promise<Set<string> | undefined>>();
+  const preparedOn = (participant: string) => {
+    let gids = preparedNow.get(participant);
+    if (!gids) {
+      const participantNode = primaries.get(participant);
+      gids = participantNode
+        ? executeOnNode<{ gid: string }[]>(participantNode, PREPARED_SQL).then(
+            (found) => new Set(found.map((r) => r.gid)),
+            () => undefined,
+          )
+        : Promise.resolve(undefined);
+      preparedNow.set(participant, gids);
+    }
+    return gids;
+  };
   let removed = 0;
   for (const { xid, participants } of rows) {
-    const needed = decodeParticipants(participants).some(
-      (participant) =>
-        participant !== shard &&
-        (!left.has(participant) || // not read this time: keep the decision
-          left.get(participant)!.some((part) => part.coordinator === shard && part.transactionId === xid)),
-    );
+    let needed = false;
+    for (const participant of decodeParticipants(participants)) {
+      if (participant === shard) continue;
+      const gids = await preparedOn(participant); // not read: keep the decision
+      if (!gids || gids.has(formatGid({ coordinator: shard, xid, participant }))) needed = true;
+    }
     if (needed) continue;
     await executeOnNode(node, DECISION_SQL.remove, [xid]);
     removed++;
