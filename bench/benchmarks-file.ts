@@ -99,7 +99,7 @@ export const TITLE = '# Benchmarks';
 
 export const INTRO = [
   'Produced by `npm run bench [-- suite ...]` (bench/run.ts; suites: startup, routing, routing-acf, replicas, ' +
-    'cross-shard, migrations). **Latest results** holds, for each suite, its sections from the newest run that ' +
+    'cross-shard, migrations, transactions). **Latest results** holds, for each suite, its sections from the newest run that ' +
     'included it, with that run’s date, machine and command; **History** has one line per run, newest first, with ' +
     'its headline numbers. The machines are shared and noisy: compare ratios within one run rather than across runs.',
   '',

@@ -3,6 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import { format, resolveConfig } from 'prettier';
 import { type BenchRun, type SuiteOutput, updateBenchmarksFile } from './benchmarks-file.js';
 import { experimentalFlags, runSuiteInChild } from './child-suite.js';
+import { transactionsBench } from './transactions.bench.js';
 import { replicasBench } from './replicas.bench.js';
 import { crossShardBench } from './cross-shard.bench.js';
 import { migrationsBench } from './migrations.bench.js';
@@ -25,6 +26,7 @@ const suites: Record<string, () => Promise<string>> = {
   replicas: replicasBench,
   'cross-shard': () => crossShardBench(Number(process.env.CROSS_SHARD_BENCH_ROWS ?? 1_000_000)),
   migrations: migrationsBench,
+  transactions: transactionsBench,
 };
 
 const args = process.argv.slice(2);
