@@ -4,6 +4,7 @@ import {
   Get,
   Header,
   Injectable,
+  Module,
   Param,
   Post,
   Req,
@@ -12,6 +13,9 @@ import {
   type CanActivate,
   type ExecutionContext,
   type INestApplication,
+  type MiddlewareConsumer,
+  type NestMiddleware,
+  type NestModule,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -88,6 +92,30 @@ class LoadingGuard implements CanActivate {
   }
 }
 
+/** A middleware mounted after the module's: it loads with a routed call too. */
+@Injectable()
+class LoadingMiddleware implements NestMiddleware {
+  constructor(private readonly accounts: AccountsService) {}
+  use(
+    req: { url?: string; originalUrl?: string; middlewareFork?: object },
+    _res: unknown,
+    next: (e?: unknown) => void,
+  ) {
+    const key = /\/accounts\/([^/]+)\/loaded/.exec(req.originalUrl ?? req.url ?? '')?.[1] ?? '';
+    this.accounts.fork(key).then((fork) => {
+      req.middlewareFork = fork;
+      next();
+    }, next);
+  }
+}
+
+@Module({ providers: [AccountsService, LoadingMiddleware] })
+class LoadingMiddlewareModule implements NestModule {
+  configure(consumer: MiddlewareConsumer) {
+    consumer.apply(LoadingMiddleware).forRoutes('accounts/:id/loaded');
+  }
+}
+
 @Controller('accounts')
 class AccountsController {
   constructor(
@@ -118,6 +146,14 @@ class AccountsController {
   async guarded(@Param('id') id: string, @Req() req: { guardFork?: object }) {
     if (!req.guardFork) throw new Error('the guard did not run');
     return { ...(await this.accounts.where(id)), sameFork: (await this.accounts.fork(id)) === req.guardFork };
+  }
+
+  /** Does the handler work on the fork a middleware after the module's made? Only with the middleware mount. */
+  @Post(':id/loaded')
+  async loaded(@Param('id') id: string, @Req() req: { raw?: { middlewareFork?: object }; middlewareFork?: object }) {
+    const fork = (req.raw ?? req).middlewareFork;
+    if (!fork) throw new Error('the middleware did not run');
+    return { ...(await this.accounts.where(id)), sameFork: (await this.accounts.fork(id)) === fork };
   }
 
   /** One request, two service calls: the read after the write must see it, so it runs on the primary. */
@@ -156,6 +192,7 @@ describe('HTTP transports', () => {
         const moduleRef = await Test.createTestingModule({
           imports: [
             ShardingModule.forRoot({ shards: topology.shards, mikroOrm: { entities: [Account] }, context: { mount } }),
+            LoadingMiddlewareModule,
           ],
           controllers: [AccountsController],
           providers: [AccountsService, RoleGuard, LoadingGuard],
@@ -203,6 +240,20 @@ describe('HTTP transports', () => {
             const response = await request(server()).get(`/accounts/${key}/guarded`).expect(200);
             expect(nodes.get(response.body.port)).toBe(`${shardOf(key)}/replica-1`);
             expect(response.body.sameFork).toBe(mount !== 'interceptor');
+          }
+        },
+      );
+
+      it(
+        mount === 'middleware'
+          ? 'a middleware mounted after the module’s shares the request’s context (a POST with a JSON body)'
+          : 'a middleware runs before the context opens: its own fork',
+        async () => {
+          for (const name of ['m1', 'm2', 'm3']) {
+            const key = id(name);
+            const response = await request(server()).post(`/accounts/${key}/loaded`).send({ a: 1 }).expect(201);
+            expect(nodes.get(response.body.port)).toBe(`${shardOf(key)}/replica-1`);
+            expect(response.body.sameFork).toBe(mount === 'middleware');
           }
         },
       );
