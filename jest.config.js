@@ -8,7 +8,12 @@ export default {
   roots: ['<rootDir>/lib', '<rootDir>/test'],
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
   extensionsToTreatAsEsm: ['.ts'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    // Mercurius requires @fastify/static, which requires the ESM-only content-disposition 3; Jest cannot
+    // require ESM on Node 22, so it gets the CommonJS 2.x Express uses (same `create` export)
+    '^content-disposition$': '<rootDir>/node_modules/content-disposition/dist/index.js',
+  },
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',

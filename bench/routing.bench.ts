@@ -24,6 +24,7 @@ import {
   ShardingSchema,
   ShardingService,
   waitForReplicas,
+  type ContextMount,
 } from '../lib/index.js';
 import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
 import { runSuiteInChild } from './child-suite.js';
@@ -75,7 +76,21 @@ class NoOpInterceptor implements NestInterceptor {
   }
 }
 
-type HttpVariant = 'with' | 'without' | 'noop';
+/** Where the request context opens (`none`: each routed call opens its own); `noop`: none + a no-op interceptor. */
+type HttpVariant = ContextMount | 'noop';
+const HTTP_VARIANTS: readonly HttpVariant[] = ['none', 'middleware', 'interceptor', 'guard', 'noop'];
+/** The variants measured, `none` always included (HTTP_BENCH_VARIANTS=middleware,guard for a quick look). */
+const httpVariants = (): HttpVariant[] => {
+  const asked = process.env.HTTP_BENCH_VARIANTS?.split(',') as HttpVariant[] | undefined;
+  return asked ? HTTP_VARIANTS.filter((v) => v === 'none' || asked.includes(v)) : [...HTTP_VARIANTS];
+};
+const HTTP_LABELS: Record<HttpVariant, string> = {
+  none: "no request context (`context: { mount: 'none' }` = `interceptor: false`: each call opens its own)",
+  middleware: "mount 'middleware' (ShardingMiddleware + ShardingContextGuard for RPC)",
+  interceptor: "mount 'interceptor' (default: ShardingInterceptor)",
+  guard: "mount 'guard' (ShardingContextGuard)",
+  noop: "no request context, a no-op interceptor (Nest's interceptor pipeline alone)",
+};
 
 const createApp = async (topology: EmbeddedTopology, variant: HttpVariant) => {
   @Module({
@@ -83,7 +98,7 @@ const createApp = async (topology: EmbeddedTopology, variant: HttpVariant) => {
       ShardingModule.forRoot({
         shards: topology.shards,
         mikroOrm: { entities: [BenchAccount] },
-        interceptor: variant === 'with',
+        context: { mount: variant === 'noop' ? 'none' : variant },
       }),
     ],
     controllers: [AccountsController],
@@ -113,7 +128,7 @@ type CallsRun = Record<string, { wall: number; cpu: number }>;
 /** Starts a topology with 2000 rows per shard and the module on it (interceptor on or off). */
 async function seededTopology(): Promise<{ topology: EmbeddedTopology; routedIds: string[] }> {
   const topology = await startEmbeddedTopology({ shards: 2, replicasPerShard: 1 });
-  const app = await createApp(topology, 'with');
+  const app = await createApp(topology, 'interceptor');
   try {
     await app.get(ShardingSchema).refresh();
     const registry = app.get(NodeRegistry);
@@ -146,7 +161,7 @@ export async function routingCallsRun(): Promise<string> {
   let app: INestApplication | undefined;
   let ownPool: MikroORM | undefined;
   try {
-    app = await createApp(topology, 'with');
+    app = await createApp(topology, 'interceptor');
     const accounts = app.get(AccountsService);
     const replica = app.get(NodeRegistry).node('s0', 'replica', 0);
     const server = topology.server('s0', 'replica');
@@ -207,7 +222,7 @@ export async function routingCallsRun(): Promise<string> {
 
 /**
  * Routing overhead: RUNS measurement processes (each its own servers, JIT and connections: one process
- * alone moves by a few percent), then the sample-style app over HTTP with and without the interceptor.
+ * alone moves by a few percent), then the sample-style app over HTTP under each context mount.
  */
 export async function routingBench(label = ''): Promise<string> {
   const loadBefore = loadavg()[0];
@@ -220,14 +235,6 @@ export async function routingBench(label = ''): Promise<string> {
   const [plainWall, plainCpu] = [across(PLAIN, 'wall'), across(PLAIN, 'cpu')];
   const ratios = runs.map((run) => run[ROUTED].wall / run[PLAIN].wall);
   const ratio = median(ratios);
-
-  const { topology, routedIds } = await seededTopology();
-  let http: Record<HttpVariant, number>;
-  try {
-    http = await httpBench(topology, routedIds);
-  } finally {
-    await topology.stop();
-  }
 
   return [
     `### Routing overhead (primary-key findOne on one replica, sequential)${label}`,
@@ -248,16 +255,39 @@ export async function routingBench(label = ''): Promise<string> {
     `- Routed / plain MikroORM, median wall per process: ${ratios.map((r) => r.toFixed(3)).join(', ')}; median ` +
       `**${ratio.toFixed(3)}** (goal ≤ 1.05: ${ratio <= 1.05 ? 'met' : 'missed'}).`,
     '',
+    await httpSection(label),
+  ].join('\n');
+}
+
+/**
+ * The sample-style app over HTTP under each context mount, side by side on one topology (also the
+ * `http` suite by itself: `npm run bench -- http`).
+ */
+export async function httpSection(label = ''): Promise<string> {
+  const { topology, routedIds } = await seededTopology();
+  let http: Record<HttpVariant, number>;
+  try {
+    http = await httpBench(topology, routedIds);
+  } finally {
+    await topology.stop();
+  }
+  return [
     `### Sample-style app over HTTP (GET /accounts/:id → @ShardBy + @ReadReplica findOne)${label}`,
     '',
-    `Keep-alive HTTP/1.1, ${HTTP_CONCURRENCY} concurrent clients, ${HTTP_SECONDS} s per run, ${HTTP_RUNS} runs per variant interleaved; median requests/s.`,
+    `Keep-alive HTTP/1.1, ${HTTP_CONCURRENCY} concurrent clients, ${HTTP_SECONDS} s per run, ${HTTP_RUNS} runs per variant, ` +
+      'the variants in a rotated order each round; median requests/s, and its ratio to no request context.',
     '',
-    '| variant | median req/s | ratio |',
+    '| variant | median req/s | ratio to no context |',
     '|---|---|---|',
-    `| with ShardingInterceptor (default) | ${http.with.toFixed(0)} | 1.000 |`,
-    `| without interceptor (\`interceptor: false\`: each call opens its own context) | ${http.without.toFixed(0)} | ${(http.without / http.with).toFixed(3)} |`,
-    `| without ours, with a no-op interceptor (Nest's interceptor pipeline alone) | ${http.noop.toFixed(0)} | ${(http.noop / http.with).toFixed(3)} |`,
+    ...httpVariants().map((v) => `| ${HTTP_LABELS[v]} | ${http[v].toFixed(0)} | ${(http[v] / http.none).toFixed(3)} |`),
     '',
+    ...(http.middleware === undefined
+      ? []
+      : [
+          `- Middleware mount / no context: **${(http.middleware / http.none).toFixed(3)}** ` +
+            `(goal ≥ 0.97: ${http.middleware / http.none >= 0.97 ? 'met' : 'missed'}).`,
+          '',
+        ]),
   ].join('\n');
 }
 
@@ -286,11 +316,11 @@ function rotate<T>(list: readonly T[], by: number): T[] {
 
 const HTTP_CONCURRENCY = 16;
 const HTTP_SECONDS = 3;
-const HTTP_RUNS = 3;
+const HTTP_RUNS = Number(process.env.HTTP_BENCH_RUNS ?? 5);
 
 async function httpBench(topology: EmbeddedTopology, ids: readonly string[]): Promise<Record<HttpVariant, number>> {
-  const variants: HttpVariant[] = ['with', 'without', 'noop'];
-  const results: Record<HttpVariant, number[]> = { with: [], without: [], noop: [] };
+  const variants = httpVariants();
+  const results = Object.fromEntries(variants.map((v) => [v, [] as number[]])) as Record<HttpVariant, number[]>;
   const apps = {} as Record<HttpVariant, INestApplication>;
   for (const variant of variants) apps[variant] = await createApp(topology, variant);
   try {
@@ -301,7 +331,8 @@ async function httpBench(topology: EmbeddedTopology, ids: readonly string[]): Pr
   } finally {
     await Promise.all(variants.map((v) => apps[v].close()));
   }
-  return { with: median(results.with), without: median(results.without), noop: median(results.noop) };
+  if (process.env.HTTP_BENCH_VERBOSE) console.error(JSON.stringify(results));
+  return Object.fromEntries(variants.map((v) => [v, median(results[v])])) as Record<HttpVariant, number>;
 }
 
 /** A bounded closed-loop load from this process: HTTP_CONCURRENCY clients for HTTP_SECONDS. */

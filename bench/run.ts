@@ -7,7 +7,7 @@ import { transactionsBench } from './transactions.bench.js';
 import { replicasBench } from './replicas.bench.js';
 import { crossShardBench } from './cross-shard.bench.js';
 import { migrationsBench } from './migrations.bench.js';
-import { routingBench, routingCallsRun } from './routing.bench.js';
+import { httpSection, routingBench, routingCallsRun } from './routing.bench.js';
 import { startupBench } from './startup.bench.js';
 
 /**
@@ -23,6 +23,8 @@ const suites: Record<string, () => Promise<string>> = {
   routing: () => routingBench(),
   // Node 22 implements AsyncLocalStorage with async_hooks unless this flag is given (Node 24: by default)
   'routing-acf': () => runSuiteInChild('routing', [ACF]),
+  // the HTTP part of `routing` alone: the context mounts side by side
+  http: () => httpSection(),
   replicas: replicasBench,
   'cross-shard': () => crossShardBench(Number(process.env.CROSS_SHARD_BENCH_ROWS ?? 1_000_000)),
   migrations: migrationsBench,

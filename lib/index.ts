@@ -50,6 +50,10 @@ export { ShardingService } from './context/sharding.service.js';
 export type { RunOptions, RunTarget } from './context/sharding.service.js';
 export { ShardingInterceptor } from './context/sharding.interceptor.js';
 // publicBody: the filter's status and words, for a filter or error formatter of your own (GraphQL, RPC)
+export { ShardingMiddleware } from './context/sharding.middleware.js';
+export { ShardingContextGuard } from './context/sharding-context.guard.js';
+export { CONTEXT_DEFAULTS } from './context/context-mount.js';
+export type { ContextMount, ShardingContextOptions } from './context/context-mount.js';
 export { ShardingExceptionFilter, publicBody } from './context/sharding-exception.filter.js';
 export type { ShardingErrorBody } from './context/sharding-exception.filter.js';
 export { ShardBy } from './decorators/shard-by.decorator.js';

@@ -7,7 +7,22 @@ import type { CallFrame } from './request-scope.js';
  */
 const storage = new AsyncLocalStorage<CallFrame>();
 
-export const currentFrame = (): CallFrame | undefined => storage.getStore();
+/**
+ * The current frame. A request's root frame (no node chosen) stops being current once its response has
+ * closed; a routed call still running in it keeps its own frame.
+ */
+export const currentFrame = (): CallFrame | undefined => {
+  const frame = storage.getStore();
+  return frame !== undefined && frame.scope.closed && frame.node === undefined ? undefined : frame;
+};
+
+/**
+ * Makes `frame` current for the rest of the caller's async flow (a guard cannot wrap what follows it).
+ * The frame stays on the async resource the guard ran in until something replaces it: see `closed`.
+ */
+export function enterFrame(frame: CallFrame): void {
+  storage.enterWith(frame);
+}
 
 export function runInFrame<T>(frame: CallFrame, fn: () => T): T {
   return storage.run(frame, fn);

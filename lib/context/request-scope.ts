@@ -25,6 +25,11 @@ export class RequestScope {
    */
   private positions: Map<string, { lsn: bigint; covers: number; fromToken: boolean }> | undefined;
   lockedShard: string | undefined;
+  /**
+   * The request this context belongs to has been answered: its root frame is no longer current (a
+   * guard's `enterWith` leaves it on the connection's async resource; calls there open their own).
+   */
+  closed = false;
   /** A request header's token, decoded at the first position asked (a context that reads no replica never does). */
   private pendingToken: { header: string; source: string } | undefined;
 
@@ -54,6 +59,12 @@ export class RequestScope {
     this.firstForkNode = undefined;
     this.firstFork = undefined;
     this.forks = undefined;
+  }
+
+  /** Ends a request's context when its response closes: released, and its root frame no longer current. */
+  close(): void {
+    this.closed = true;
+    this.release();
   }
 
   /** The node this context reads the shard from, once chosen. */

@@ -30,6 +30,9 @@ const EM_MEMBERS = new Set<string>();
 for (let proto = EntityManager.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
   for (const name of Object.getOwnPropertyNames(proto)) EM_MEMBERS.add(name);
 }
+// read by frameworks scanning providers outside any context (@nestjs/graphql's resolver explorer reads
+// every provider's `constructor`): outside a routed call it is ShardedEntityManager's own
+EM_MEMBERS.delete('constructor');
 
 export const SHARDING_RUNTIME = Symbol('nestjs-mikro-orm-sharding:runtime');
 

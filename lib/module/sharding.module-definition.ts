@@ -1,10 +1,43 @@
-import { ConfigurableModuleBuilder, type Provider } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import {
+  ConfigurableModuleBuilder,
+  Inject,
+  Optional,
+  RequestMethod,
+  type MiddlewareConsumer,
+  type NestModule,
+  type Provider,
+} from '@nestjs/common';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { resolveContextMount, type ContextMount, type ShardingContextOptions } from '../context/context-mount.js';
+import { ShardingContextGuard } from '../context/sharding-context.guard.js';
 import { ShardingInterceptor } from '../context/sharding.interceptor.js';
+import { ShardingMiddleware } from '../context/sharding.middleware.js';
 import type { ShardingModuleOptions } from './sharding-options.interface.js';
 
-export const {
-  ConfigurableModuleClass: ConfigurableShardingModule,
+/** Options that shape the module's definition (static: also beside `useFactory` in `forRootAsync`). */
+export interface ShardingModuleExtras {
+  /** Register the module globally. @default true */
+  isGlobal: boolean;
+  /** @deprecated `interceptor: false` is `context: { mount: 'none' }`. @default true */
+  interceptor: boolean;
+  /** Where each request's routing context opens. @default { mount: 'interceptor' } */
+  context: ShardingContextOptions;
+}
+
+const SHARDING_CONTEXT_MOUNT = Symbol('nestjs-mikro-orm-sharding:context-mount');
+
+/** The app-wide enhancers of a mount (the middleware is mounted in `configure`). */
+const ENHANCERS: Record<ContextMount, Provider[]> = {
+  interceptor: [{ provide: APP_INTERCEPTOR, useExisting: ShardingInterceptor }],
+  guard: [{ provide: APP_GUARD, useExisting: ShardingContextGuard }],
+  // the guard for RPC/WebSocket handlers, which no middleware reaches (a guard costs far less than an
+  // interceptor on every HTTP request)
+  middleware: [{ provide: APP_GUARD, useExisting: ShardingContextGuard }],
+  none: [],
+};
+
+const {
+  ConfigurableModuleClass,
   // the options as the user gave them; SHARDING_MODULE_OPTIONS (sharding.constants.ts) gives them resolved
   MODULE_OPTIONS_TOKEN: SHARDING_USER_OPTIONS,
   OPTIONS_TYPE: SHARDING_OPTIONS_TYPE,
@@ -12,15 +45,36 @@ export const {
 } = new ConfigurableModuleBuilder<ShardingModuleOptions>({ moduleName: 'Sharding' })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createShardingOptions')
-  .setExtras({ isGlobal: true, interceptor: true }, (definition, extras): typeof definition => ({
-    ...definition,
-    global: extras.isGlobal,
-    // one routing context per HTTP request / RPC message, app-wide
-    providers: [
-      ...(definition.providers ?? []),
-      ...(extras.interceptor
-        ? [{ provide: APP_INTERCEPTOR, useExisting: ShardingInterceptor } satisfies Provider]
-        : []),
-    ],
-  }))
+  .setExtras<ShardingModuleExtras>(
+    { isGlobal: true, interceptor: true, context: {} },
+    (definition, extras): typeof definition => {
+      const mount = resolveContextMount(extras);
+      return {
+        ...definition,
+        global: extras.isGlobal,
+        providers: [
+          ...(definition.providers ?? []),
+          ShardingContextGuard,
+          { provide: SHARDING_CONTEXT_MOUNT, useValue: mount },
+          ...ENHANCERS[mount],
+        ],
+        exports: [...(definition.exports ?? []), ShardingContextGuard],
+      };
+    },
+  )
   .build();
+
+export { SHARDING_USER_OPTIONS, SHARDING_OPTIONS_TYPE, SHARDING_ASYNC_OPTIONS_TYPE };
+
+/** The generated `forRoot`/`forRootAsync`, plus the middleware of `context: { mount: 'middleware' }`. */
+export class ConfigurableShardingModule extends ConfigurableModuleClass implements NestModule {
+  constructor(@Optional() @Inject(SHARDING_CONTEXT_MOUNT) private readonly contextMount?: ContextMount) {
+    super();
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    // every route, Express and Fastify alike, GraphQL endpoints included
+    if (this.contextMount === 'middleware')
+      consumer.apply(ShardingMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+  }
+}
