@@ -8,6 +8,7 @@ import { ShardKeyMissingError } from '../errors/shard-key-missing.error.js';
 import { ShardLockError } from '../errors/shard-lock.error.js';
 import { ShardUnavailableError } from '../errors/shard-unavailable.error.js';
 import { ShardingConfigError } from '../errors/sharding-config.error.js';
+import { CrossShardTransactionError } from '../errors/cross-shard-transaction.error.js';
 import { publicBody } from './sharding-exception.filter.js';
 
 const ADDRESS = 'postgresql://app@10.0.0.7:5432/app';
@@ -18,6 +19,16 @@ const down = new ShardUnavailableError(
 );
 
 describe('publicBody', () => {
+  it('503 with the outcome for a cross-shard transaction that did not simply succeed', () => {
+    for (const outcome of ['aborted', 'committed', 'unknown'] as const) {
+      const error = new CrossShardTransactionError(`${ADDRESS} failed`, outcome, ['s0', 's1'], ['s1'], '42');
+      const body = publicBody(error);
+      expect(body).toMatchObject({ statusCode: 503, error: 'CrossShardTransactionError', outcome });
+      expect(body.message).not.toContain('10.0.0.7');
+    }
+    expect(publicBody(new CrossShardTransactionError('x', 'committed', ['s0'])).message).toMatch(/Do not retry/);
+  });
+
   it('503 for every unavailability, saying what to do and nothing about the node', () => {
     expect(publicBody(down)).toEqual({
       statusCode: 503,

@@ -1,5 +1,6 @@
 import { Catch, HttpStatus, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { CommitOutcomeUnknownError } from '../errors/commit-outcome-unknown.error.js';
+import { CrossShardTransactionError, type CrossShardOutcome } from '../errors/cross-shard-transaction.error.js';
 import { CrossShardBoundError, CrossShardQueryError } from '../errors/cross-shard-query.error.js';
 import { InvalidConsistencyTokenError } from '../errors/invalid-consistency-token.error.js';
 import { InvalidCursorError } from '../errors/invalid-cursor.error.js';
@@ -15,8 +16,12 @@ export interface ShardingErrorBody {
   error: string;
   /** What the client can act on: no node address, no SQL, no server message. */
   message: string;
-  /** `unknown` for `CommitOutcomeUnknownError`: the write may or may not have been applied. */
-  outcome?: 'unknown';
+  /**
+   * `unknown` for `CommitOutcomeUnknownError` and a cross-shard transaction whose decision could not be read
+   * back (read back before retrying); `committed` / `aborted` for a cross-shard transaction that committed
+   * with shards still to be told (do not retry) or that committed nothing (safe to retry).
+   */
+  outcome?: CrossShardOutcome;
 }
 
 interface Reply {
@@ -39,8 +44,9 @@ const CLIENT_ERRORS = [
 /**
  * Answers the library's errors over HTTP (Express or Fastify) with what a client can act on, and logs
  * the full detail (node, address without password, the server's message) for the operator:
- * - 503 (with `Retry-After: 1`) while a shard cannot serve — a node down, a cross-shard read that lost a shard, and a write whose
- *   commit outcome is unknown (`outcome: 'unknown'`: read it back before retrying);
+ * - 503 (with `Retry-After: 1`) while a shard cannot serve — a node down, a cross-shard read that lost a shard, a write whose
+ *   commit outcome is unknown (`outcome: 'unknown'`: read it back before retrying), and a cross-shard
+ *   transaction that did not simply succeed (`outcome`: `aborted`, `committed` or `unknown`);
  * - 400 for a bad key, consistency token, cursor, or a page beyond the cross-shard bounds (the message
  *   says what to send instead);
  * - 500 for the rest, with a generic message: configuration errors and the program's own routing
@@ -80,6 +86,21 @@ export function publicBody(error: ShardingError): ShardingErrorBody {
       error: name,
       message: `The connection to shard "${error.shard}" was lost while the write was being committed: it may or may not have been applied. Read it back before retrying.`,
       outcome: 'unknown',
+    };
+  }
+  if (error instanceof CrossShardTransactionError) {
+    const words = {
+      aborted: 'The transaction was rolled back on every shard; nothing was written. Retry later.',
+      committed:
+        'The transaction is committed; some shards apply it shortly (their rows show the old values until then). Do not retry it.',
+      unknown:
+        'The connection was lost while the transaction was being committed: it is applied on every shard or on none. Read it back before retrying.',
+    };
+    return {
+      statusCode: HttpStatus.SERVICE_UNAVAILABLE,
+      error: name,
+      message: words[error.outcome],
+      outcome: error.outcome,
     };
   }
   if (error instanceof ShardUnavailableError) {
