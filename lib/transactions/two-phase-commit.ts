@@ -102,7 +102,12 @@ export async function commitParts(runtime: ShardingRuntime, scope: RequestScope,
       await reachFaultPoint('after-commit-prepared', part.shard);
     }),
   );
-  for (const part of parts) if (scope.wasWritten(part.shard)) await runtime.recordCommit(scope, part.node);
+  // the coordinator's commit recorded its position (MikroORM's commit event); the prepared parts' did not
+  await Promise.all(
+    others
+      .filter((part, i) => committing[i].status === 'fulfilled' && scope.wasWritten(part.shard))
+      .map((part) => runtime.recordCommit(scope, part.node)),
+  );
   const pending = others.filter((_, i) => committing[i].status === 'rejected');
   if (pending.length === 0) {
     // the decision is no longer needed; a leftover is removed by recovery
