@@ -228,6 +228,31 @@ describe('cross-shard transactions (2 shards × 1 replica, real servers)', () =>
     expect(inside).toEqual({ balance: 25, port: topology.server('s1').port, recovery: false });
   });
 
+  it('reads its own cross-shard writes afterwards in the same context, with both replicas behind', async () => {
+    const [from] = idsOn('s0', 'ryw');
+    const [to] = idsOn('s1', 'ryw');
+    await bank.open(from, 60);
+    await bank.open(to, 60);
+    await eventually(async () => expect((await bank.look(to)).recovery).toBe(true));
+    const replicas = SHARDS.map((shard) => topology.server(shard, 'replica', 0));
+    for (const replica of replicas) await replica.query('select pg_wal_replay_pause()');
+    try {
+      const after = await bank.sharding.withContext(async () => {
+        await bank.transfer(from, to, 20, 't-ryw');
+        return [await bank.look(from), await bank.look(to)];
+      });
+      // the replicas have not replayed the transfer: the context's recorded positions send both reads to the primaries
+      expect(after).toEqual([
+        { balance: 40, port: topology.server('s0').port, recovery: false },
+        { balance: 80, port: topology.server('s1').port, recovery: false },
+      ]);
+      // a context without those positions reads the stale replicas: the check above can fail
+      expect(await bank.look(to)).toMatchObject({ balance: 60, recovery: true });
+    } finally {
+      for (const replica of replicas) await replica.query('select pg_wal_replay_resume()');
+    }
+  });
+
   it('commits through recovery what a crash after the decision left prepared', async () => {
     const [from] = idsOn('s0', 'cr');
     const [to] = idsOn('s1', 'cr');
