@@ -10,9 +10,8 @@ import { createInterface } from 'node:readline';
 register(new URL('./ts-decorators-loader.mjs', import.meta.url));
 await import('reflect-metadata');
 const { NestFactory } = await import('@nestjs/core');
-const { ShardingModule, ShardingService, CrossShardTransactionError, hashStrategy } = await import(
-  '../../lib/index.ts'
-);
+const { ShardingModule, ShardingService, CrossShardTransactionError, hashStrategy } =
+  await import('../../lib/index.ts');
 const { setTransactionFaultHandler } = await import('../../lib/transactions/fault-points.ts');
 const { BANK_ENTITIES, TransferLeg } = await import('./bank-entities.ts');
 
