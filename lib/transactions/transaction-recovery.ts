@@ -115,8 +115,9 @@ async function recoverUnderLock(runtime: ShardingRuntime, graceMs: number, repor
           remaining.push(part);
           continue;
         }
-        await endPrepared(primaries.get(shard)!, verdict, gid);
-        (verdict === 'commit' ? report.committed : report.rolledBack).push(part);
+        // a part its own transaction ended meanwhile (its COMMIT PREPARED won the race) is not counted
+        if (await endPrepared(primaries.get(shard)!, verdict, gid))
+          (verdict === 'commit' ? report.committed : report.rolledBack).push(part);
       } catch (error) {
         report.failed.push({ shard, gid, error: failureReason(error) });
         remaining.push(part);
@@ -176,11 +177,14 @@ class DecisionReader {
   }
 }
 
-async function endPrepared(node: ShardNode, verdict: 'commit' | 'rollback', gid: string): Promise<void> {
+/** Ends a prepared part; false when it was no longer prepared (42704: its coordinator ended it first). */
+async function endPrepared(node: ShardNode, verdict: 'commit' | 'rollback', gid: string): Promise<boolean> {
   try {
     await executeOnNode(node, `${verdict} prepared ${gidLiteral(gid)}`);
+    return true;
   } catch (error) {
-    if ((error as { code?: string }).code !== '42704') throw error; // 42704: its coordinator ended it first
+    if ((error as { code?: string }).code !== '42704') throw error;
+    return false;
   }
 }
 

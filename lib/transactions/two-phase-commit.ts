@@ -11,6 +11,8 @@ import { formatGid, gidLiteral } from './global-transaction-id.js';
 
 /** SQLSTATE of COMMIT/ROLLBACK PREPARED for an id that is not prepared (any more). */
 const UNDEFINED_OBJECT = '42704';
+/** SQLSTATE of a prepared transaction another session is ending at this moment ("... is busy"). */
+const BUSY = '55000';
 
 /**
  * Ends the transaction's parts atomically. One part: an ordinary COMMIT (no PREPARE). Several:
@@ -195,11 +197,20 @@ async function releaseConnection(part: Participant): Promise<void> {
 
 /** COMMIT PREPARED / ROLLBACK PREPARED on the part's node; an id no longer prepared was already ended. */
 async function endPrepared(part: Participant, how: 'commit' | 'rollback', gid: string): Promise<void> {
-  try {
-    await executeOnNode(part.node, `${how} prepared ${gidLiteral(gid)}`);
-  } catch (error) {
-    if ((error as { code?: string }).code === UNDEFINED_OBJECT) return; // recovery ended it first
-    throw error;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await executeOnNode(part.node, `${how} prepared ${gidLiteral(gid)}`);
+      return;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === UNDEFINED_OBJECT) return; // recovery ended it first
+      // recovery is ending it right now, the same way (the decision is one): see whether it finished
+      if (code === BUSY && attempt < 3) {
+        await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+        continue;
+      }
+      throw error;
+    }
   }
 }
 
