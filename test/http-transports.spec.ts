@@ -92,6 +92,23 @@ class LoadingGuard implements CanActivate {
   }
 }
 
+/**
+ * A guard whose own method is routed, used only through `@UseGuards(Class)`: Nest makes it an enhancer of
+ * the module, not a provider, and it must still know its application (under the interceptor mount no
+ * context is open yet when it runs).
+ */
+@Injectable()
+class SelfRoutedGuard implements CanActivate {
+  constructor(private readonly em: ShardedEntityManager) {}
+
+  @ShardBy((context: ExecutionContext) => context.switchToHttp().getRequest<{ params: { id: string } }>().params.id)
+  @ReadReplica()
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    context.switchToHttp().getRequest<{ guardPort?: number }>().guardPort = (await whereAmI(this.em)).port;
+    return true;
+  }
+}
+
 /** A middleware mounted after the module's: it loads with a routed call too. */
 @Injectable()
 class LoadingMiddleware implements NestMiddleware {
@@ -146,6 +163,12 @@ class AccountsController {
   async guarded(@Param('id') id: string, @Req() req: { guardFork?: object }) {
     if (!req.guardFork) throw new Error('the guard did not run');
     return { ...(await this.accounts.where(id)), sameFork: (await this.accounts.fork(id)) === req.guardFork };
+  }
+
+  @Get(':id/self-routed')
+  @UseGuards(SelfRoutedGuard)
+  selfRouted(@Req() req: { guardPort?: number }) {
+    return { port: req.guardPort };
   }
 
   /** Does the handler work on the fork a middleware after the module's made? Only with the middleware mount. */
@@ -243,6 +266,14 @@ describe('HTTP transports', () => {
           }
         },
       );
+
+      it('a guard known only from @UseGuards(Class) routes its own method by its key', async () => {
+        for (const name of ['s1', 's2', 's3', 's4']) {
+          const key = id(name);
+          const response = await request(server()).get(`/accounts/${key}/self-routed`).expect(200);
+          expect(nodes.get(response.body.port)).toBe(`${shardOf(key)}/replica-1`);
+        }
+      });
 
       it(
         mount === 'middleware'

@@ -1,5 +1,4 @@
 import type { ExecutionContext } from '@nestjs/common';
-import { encodeConsistencyToken } from './consistency-token.js';
 import { callFrame, type CallFrame, type RequestScope } from './request-scope.js';
 import type { ShardingRuntime } from './sharding-runtime.js';
 
@@ -12,8 +11,6 @@ import type { ShardingRuntime } from './sharding-runtime.js';
 
 const FRAME = Symbol('nestjs-mikro-orm-sharding:frame');
 const SCOPE = Symbol('nestjs-mikro-orm-sharding:scope');
-const TOKEN_HEADER = Symbol('nestjs-mikro-orm-sharding:token-header');
-const WRITE_HEAD = Symbol('nestjs-mikro-orm-sharding:write-head');
 
 type HeaderBag = Record<string, string | string[] | undefined>;
 
@@ -25,13 +22,10 @@ export interface RawRequest {
 
 /** A Node.js `ServerResponse` (Express's is one; Fastify's is `reply.raw`). */
 export interface RawResponse {
-  writeHead(...args: unknown[]): unknown;
   setHeader(name: string, value: string): unknown;
   headersSent: boolean;
   on(event: 'close', listener: (this: RawResponse) => void): unknown;
   [SCOPE]?: RequestScope;
-  [TOKEN_HEADER]?: string;
-  [WRITE_HEAD]?: (...args: unknown[]) => unknown;
 }
 
 /** The frame opened for this request, if any. */
@@ -42,8 +36,8 @@ export function requestFrame(request: RawRequest): CallFrame | undefined {
 /**
  * The request's routing context: the one already opened for it (by the middleware, the guard, or an
  * earlier resolver of the same GraphQL operation), else a new one — its reads see the consistency
- * token of the request header, the response gets the token back just before its headers are sent
- * (whoever sends them: the handler, an exception filter, a GraphQL server), and the context closes
+ * token of the request header, the response gets the token as soon as a commit (or a read with
+ * monotonic reads) records a position, whoever sends it later (the handler, an exception filter, a GraphQL server), and the context closes
  * when the response does.
  */
 export function openRequestContext(
@@ -67,11 +61,7 @@ export function openRequestContext(
   request[FRAME] = frame;
   if (response !== undefined) {
     response[SCOPE] = scope;
-    if (readYourWrites) {
-      response[TOKEN_HEADER] = consistencyHeader;
-      response[WRITE_HEAD] = response.writeHead;
-      response.writeHead = writeHeadWithToken;
-    }
+    if (readYourWrites) scope.sendTokenTo(response, consistencyHeader);
     response.on('close', closeScope);
   }
   return frame;
@@ -118,16 +108,6 @@ export function httpPair(
 /** `UsersController.findOne`, for error messages. */
 export function callerOf(context: ExecutionContext): string {
   return `${context.getClass().name}.${context.getHandler().name}`;
-}
-
-/** `res.writeHead` while a context is open on the response: adds the consistency token first. */
-function writeHeadWithToken(this: RawResponse, ...args: unknown[]): unknown {
-  const scope = this[SCOPE];
-  if (scope !== undefined && !this.headersSent) {
-    const token = encodeConsistencyToken(scope.recordedPositions());
-    if (token) this.setHeader(this[TOKEN_HEADER]!, token);
-  }
-  return this[WRITE_HEAD]!.apply(this, args);
 }
 
 function closeScope(this: RawResponse): void {

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ShardNode } from '../topology/shard-node.js';
-import { decodeConsistencyTokens } from './consistency-token.js';
+import { decodeConsistencyTokens, encodeConsistencyToken } from './consistency-token.js';
 import type { ShardingRuntime } from './sharding-runtime.js';
 
 /**
@@ -32,6 +32,8 @@ export class RequestScope {
   closed = false;
   /** A request header's token, decoded at the first position asked (a context that reads no replica never does). */
   private pendingToken: { header: string; source: string } | undefined;
+  /** The HTTP response that carries this context's consistency token, set again whenever a position changes. */
+  private tokenOut: { response: TokenResponse; header: string } | undefined;
 
   constructor(
     readonly runtime: ShardingRuntime,
@@ -119,7 +121,26 @@ export class RequestScope {
    */
   capPosition(shard: string, lsn: bigint): void {
     const known = this.positions?.get(shard);
-    if (known && known.lsn > lsn) this.positions!.set(shard, { ...known, lsn });
+    if (known && known.lsn > lsn) {
+      this.positions!.set(shard, { ...known, lsn });
+      this.publishToken();
+    }
+  }
+
+  /**
+   * Sends the context's consistency token in `header` of `response` from now on: set whenever a position
+   * is recorded or adopted (while the headers are not sent), so the response carries every commit of the
+   * request without wrapping the response's own methods.
+   */
+  sendTokenTo(response: TokenResponse, header: string): void {
+    this.tokenOut = { response, header };
+  }
+
+  private publishToken(): void {
+    const out = this.tokenOut;
+    if (out === undefined || out.response.headersSent) return;
+    const token = encodeConsistencyToken(this.recordedPositions());
+    if (token) out.response.setHeader(out.header, token);
   }
 
   /** Keeps a request header's token to decode when a position is first needed. */
@@ -148,6 +169,7 @@ export class RequestScope {
       covers: Math.max(covers, known?.covers ?? 0),
       fromToken: newer ? false : known.fromToken,
     });
+    if (newer) this.publishToken();
   }
 
   /** Takes the positions of a consistency token (from an earlier context). */
@@ -157,6 +179,7 @@ export class RequestScope {
       if (!known || lsn > known.lsn)
         (this.positions ??= new Map()).set(shard, { lsn, covers: known?.covers ?? 0, fromToken: true });
     }
+    if (positions.size) this.publishToken();
   }
 
   /**
@@ -183,6 +206,12 @@ export class RequestScope {
     }
     return new Map([...(this.positions ?? [])].map(([shard, { lsn }]) => [shard, lsn]));
   }
+}
+
+/** What a consistency token is written to: a Node.js `ServerResponse` (Express's; Fastify's `reply.raw`). */
+export interface TokenResponse {
+  readonly headersSent: boolean;
+  setHeader(name: string, value: string): unknown;
 }
 
 /**

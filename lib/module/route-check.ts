@@ -1,5 +1,5 @@
 import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { DiscoveryService } from '@nestjs/core';
+import { DiscoveryService, ModulesContainer } from '@nestjs/core';
 import { ShardingRuntime } from '../context/sharding-runtime.js';
 import { addStartingModule, bindInstance, unbindInstance } from '../decorators/route-binding.js';
 import { hasRoutedMethods, unroutedShardKeyMethods } from '../decorators/routed-method.js';
@@ -10,7 +10,8 @@ type Host = NonNullable<InstanceWrapper['host']>;
 
 /**
  * Prepares the application's routed classes when it starts; every provider and controller (GraphQL
- * resolvers and RPC controllers included) is looked at:
+ * resolvers and RPC controllers included) and every enhancer Nest made from a class (`@UseGuards(AuthGuard)`)
+ * is looked at:
  * - refuses a `@ShardKey()` parameter on a method with no routing method decorator (parameter decorators
  *   run before method decorators, so only the finished class tells);
  * - binds every instance with a routed method to this module's runtime, so a routed call knows its
@@ -29,6 +30,7 @@ export class RouteCheck implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly discovery: DiscoveryService,
+    private readonly modules: ModulesContainer,
     private readonly runtime: ShardingRuntime,
   ) {
     this.withdraw = addStartingModule((instance) => (this.routedInstances().has(instance) ? runtime : undefined));
@@ -49,8 +51,14 @@ export class RouteCheck implements OnModuleInit, OnModuleDestroy {
     for (const instance of this.bound.splice(0)) unbindInstance(instance, this.runtime);
   }
 
+  /** Providers, controllers, and the guards, interceptors and pipes Nest made from `@UseGuards(Class)` etc. */
   private wrappers(): InstanceWrapper[] {
-    return [...this.discovery.getProviders(), ...this.discovery.getControllers()];
+    const injectables = [...this.modules.values()].flatMap((module) => [...module.injectables.values()]);
+    return [
+      ...this.discovery.getProviders(),
+      ...this.discovery.getControllers(),
+      ...(injectables as InstanceWrapper[]),
+    ];
   }
 
   /**

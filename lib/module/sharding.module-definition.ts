@@ -7,7 +7,7 @@ import {
   type NestModule,
   type Provider,
 } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
 import { resolveContextMount, type ContextMount, type ShardingContextOptions } from '../context/context-mount.js';
 import { ShardingContextGuard } from '../context/sharding-context.guard.js';
 import { ShardingInterceptor } from '../context/sharding.interceptor.js';
@@ -55,6 +55,7 @@ const {
         providers: [
           ...(definition.providers ?? []),
           ShardingContextGuard,
+          ...(mount === 'middleware' ? [ShardingMiddleware] : []),
           { provide: SHARDING_CONTEXT_MOUNT, useValue: mount },
           ...ENHANCERS[mount],
         ],
@@ -68,13 +69,27 @@ export { SHARDING_USER_OPTIONS, SHARDING_OPTIONS_TYPE, SHARDING_ASYNC_OPTIONS_TY
 
 /** The generated `forRoot`/`forRootAsync`, plus the middleware of `context: { mount: 'middleware' }`. */
 export class ConfigurableShardingModule extends ConfigurableModuleClass implements NestModule {
-  constructor(@Optional() @Inject(SHARDING_CONTEXT_MOUNT) private readonly contextMount?: ContextMount) {
+  constructor(
+    @Optional() @Inject(SHARDING_CONTEXT_MOUNT) private readonly contextMount?: ContextMount,
+    @Optional() private readonly adapterHost?: HttpAdapterHost,
+    @Optional() private readonly middleware?: ShardingMiddleware,
+  ) {
     super();
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    // every route, Express and Fastify alike, GraphQL endpoints included
-    if (this.contextMount === 'middleware')
-      consumer.apply(ShardingMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+    if (this.contextMount !== 'middleware') return;
+    const adapter = this.adapterHost?.httpAdapter as { use?: (fn: unknown) => unknown } | undefined;
+    const middleware = this.middleware;
+    if (adapter?.use && middleware) {
+      // straight on the server (Express, or Fastify's middie), before every route: Nest's middleware
+      // proxy around it (path matching, an async wrapper per request) costs more than the context itself
+      adapter.use((request: unknown, response: unknown, next: () => void) =>
+        middleware.use(request as never, response as never, next),
+      );
+      return;
+    }
+    // no HTTP server yet (a microservice-only app, a test module): Nest's own mounting
+    consumer.apply(ShardingMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
   }
 }

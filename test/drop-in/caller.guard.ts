@@ -4,8 +4,8 @@ import { User, UserRepository } from './entities.js';
 
 /**
  * Loads the caller (header `x-user`) from the database and lets only a registered user through.
- * Changed for sharding: the lookup runs in `shardingService.run({ key })` (guards run before the
- * interceptor opens the request's context; a middleware mount for it is on its way).
+ * Changed for sharding: the lookup runs in `shardingService.run({ key })`, routed by the caller's id
+ * (a `@ShardBy` on `canActivate` would turn a missing header into a key error before the 403 below).
  */
 @Injectable()
 export class CallerGuard implements CanActivate {

@@ -6,17 +6,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { transformSync } from '@swc/core';
+import jestConfig from '../../jest.config.js';
 
-const SWC_OPTIONS = {
-  jsc: {
-    target: 'es2023',
-    parser: { syntax: 'typescript', decorators: true },
-    transform: { legacyDecorator: true, decoratorMetadata: true },
-    keepClassNames: true,
-  },
-  module: { type: 'es6' },
-  sourceMaps: 'inline',
-};
+/** The options jest.config.js gives @swc/jest: one definition of how our TypeScript compiles. */
+const SWC_OPTIONS = jestConfig.transform['^.+\\.ts$'][1];
 
 export async function resolve(specifier, context, next) {
   if ((specifier.startsWith('./') || specifier.startsWith('../')) && specifier.endsWith('.js') && context.parentURL) {
