@@ -98,7 +98,7 @@ export const TABLE_HEADLINES: readonly TableHeadline[] = [
 export const TITLE = '# Benchmarks';
 
 export const INTRO = [
-  'Produced by `npm run bench [-- suite ...]` (bench/run.ts; suites: startup, routing, routing-acf, http, replicas, ' +
+  'Produced by `npm run bench [-- suite ...]` (bench/run.ts; suites: startup, routing, routing-acf, http, http-acf, replicas, ' +
     'cross-shard, migrations, transactions). **Latest results** holds, for each suite, its sections from the newest run that ' +
     'included it, with that run’s date, machine and command; **History** has one line per run, newest first, with ' +
     'its headline numbers. The machines are shared and noisy: compare ratios within one run rather than across runs.',

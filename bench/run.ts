@@ -25,6 +25,8 @@ const suites: Record<string, () => Promise<string>> = {
   'routing-acf': () => runSuiteInChild('routing', [ACF]),
   // the HTTP part of `routing` alone: the context mounts side by side
   http: () => httpSection(),
+  // the same under AsyncLocalStorage on AsyncContextFrame (Node 24's default): what a request-wide context costs there
+  'http-acf': () => runSuiteInChild('http', [ACF]),
   replicas: replicasBench,
   'cross-shard': () => crossShardBench(Number(process.env.CROSS_SHARD_BENCH_ROWS ?? 1_000_000)),
   migrations: migrationsBench,
@@ -42,8 +44,10 @@ if (args[0] === '--child') {
 }
 
 async function routingBenchLabelled(suite: string, flags: string[]): Promise<string> {
-  if (suite !== 'routing') return suites[suite]();
-  return routingBench(flags.length ? ` — node ${flags.join(' ')}` : '');
+  const label = flags.length ? ` — node ${flags.join(' ')}` : '';
+  if (suite === 'routing') return routingBench(label);
+  if (suite === 'http') return httpSection(label);
+  return suites[suite]();
 }
 
 async function runAll(only: string[]): Promise<void> {
