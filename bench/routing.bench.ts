@@ -293,9 +293,9 @@ export async function httpSection(label = ''): Promise<string> {
     ...(middleware === undefined
       ? []
       : [
-          `- Middleware mount / no context, req/s: **${(middleware.rate / none.rate).toFixed(3)}** ` +
+          `- Middleware mount req/s / no context: **${(middleware.rate / none.rate).toFixed(3)}** ` +
             `(goal ≥ 0.97: ${middleware.rate / none.rate >= 0.97 ? 'met' : 'missed'}).`,
-          `- Middleware mount / no context, CPU per request: **${(middleware.cpuUs / none.cpuUs).toFixed(3)}** ` +
+          `- Middleware mount CPU per request / no context: **${(middleware.cpuUs / none.cpuUs).toFixed(3)}** ` +
             `(goal ≤ 1.03: ${middleware.cpuUs / none.cpuUs <= 1.03 ? 'met' : 'missed'}).`,
           '',
         ]),
