@@ -1,3 +1,4 @@
+import { IsolationLevel } from '@mikro-orm/core';
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import {
   CrossShardTransaction,
@@ -369,6 +370,69 @@ describe('cross-shard transactions (2 shards × 1 replica, real servers)', () =>
       }
       return Sync;
     }).toThrow(/synchronous/);
+  });
+
+  it('opens every part at the isolation level asked for', async () => {
+    const [a] = idsOn('s0', 'iso');
+    const [b] = idsOn('s1', 'iso');
+    const levels = await bank.sharding.transaction(
+      async () =>
+        Promise.all(
+          [a, b].map((key) =>
+            bank.sharding.run({ key }, async (em) => {
+              const [row] = await em.execute<{ level: string }[]>(
+                "select current_setting('transaction_isolation') as level",
+              );
+              return row.level;
+            }),
+          ),
+        ),
+      { isolationLevel: IsolationLevel.SERIALIZABLE },
+    );
+    expect(levels).toEqual(['serializable', 'serializable']);
+  });
+
+  it("says 'committed' when a participant cannot be told, and recovery finishes it", async () => {
+    const [from] = idsOn('s0', 'pend');
+    const [to] = idsOn('s1', 'pend');
+    await bank.open(from, 100);
+    await bank.open(to, 100);
+    // the decision is durable on s0; then s1 goes away before its COMMIT PREPARED
+    setTransactionFaultHandler(async (point) => {
+      if (point === 'after-decision') await topology.server('s1').stop();
+    });
+    const error = await bank.transfer(from, to, 30, 't-pend').catch((e: unknown) => e);
+    setTransactionFaultHandler(undefined);
+    expect(error).toBeInstanceOf(CrossShardTransactionError);
+    expect(error).toMatchObject({ outcome: 'committed', shards: ['s0', 's1'], pendingShards: ['s1'] });
+    await topology.server('s1').start();
+    await app.get(ReplicationMonitor).checkNow();
+    // the prepared part survived the restart; until recovery commits it, s1 shows the old balance
+    expect(await ourPrepared('s1')).toHaveLength(1);
+    expect([await balanceOn(from), await balanceOn(to)]).toEqual([70, 100]);
+    const report = await bank.sharding.recoverTransactions({ graceMs: 0 });
+    expect(report.committed.map((part) => part.shard)).toEqual(['s1']);
+    expect([await balanceOn(from), await balanceOn(to)]).toEqual([70, 130]);
+    expect([await legsOn('s0', 't-pend'), await legsOn('s1', 't-pend')]).toEqual([1, 1]);
+  });
+
+  it('recovers on its schedule, with no call', async () => {
+    const scheduled = await apps.start({
+      transactions: { recoverOnStart: false, recoveryIntervalMs: 200, graceMs: 1 },
+    });
+    const [from] = idsOn('s0', 'sched');
+    const [to] = idsOn('s1', 'sched');
+    await bank.open(from, 100);
+    await bank.open(to, 100);
+    let release!: () => void;
+    const hung = new Promise<void>((resolve) => (release = resolve));
+    setTransactionFaultHandler((point) => (point === 'after-decision' ? hung : undefined));
+    const stuck = bank.transfer(from, to, 10, 't-sched');
+    await eventually(async () => expect(await balanceOn(to)).toBe(110), 15_000); // committed by the schedule
+    expect(await ourPrepared('s1')).toEqual([]);
+    release();
+    await stuck;
+    await apps.close(scheduled);
   });
 
   it('rolls back every shard when the callback runs past its timeout', async () => {
