@@ -17,6 +17,8 @@ export const DECISION_SQL = {
   /** Inside the coordinator's transaction: its own id is the decision's key. */
   insert: `insert into ${TABLE} (xid, participants) values (pg_current_xact_id(), ?)`,
   currentXid: 'select pg_current_xact_id()::text as xid',
+  /** After PREPARE TRANSACTION, on its session: did it prepare (it rolls back silently in an aborted transaction)? */
+  isPrepared: 'select exists(select 1 from pg_prepared_xacts where gid = ?) as prepared',
   remove: `delete from ${TABLE} where xid = ?::xid8`,
   /** Decisions old enough to be checked for removal (when the table exists). */
   settledCandidates: `select xid::text as xid, participants from ${TABLE} where decided_at < now() - make_interval(secs => ?::float8 / 1000)`,

@@ -63,6 +63,7 @@ export async function commitParts(runtime: ShardingRuntime, scope: RequestScope,
   const preparing = await Promise.allSettled(
     others.map(async (part) => {
       await part.em.execute(`prepare transaction ${gidLiteral(gids.get(part)!)}`);
+      await confirmPrepared(part, gids.get(part)!);
       await releaseConnection(part);
       await reachFaultPoint('after-prepare', part.shard);
     }),
@@ -187,6 +188,21 @@ async function transactionStatus(
     return row?.status ?? undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * PREPARE TRANSACTION in a transaction PostgreSQL aborted (a statement failed there and the application
+ * caught the error) rolls it back and reports no error (command tag ROLLBACK): without this check the
+ * decision would commit the other parts and the later COMMIT PREPARED would find nothing (42704).
+ */
+async function confirmPrepared(part: Participant, gid: string): Promise<void> {
+  const [row] = await part.em.execute<{ prepared: boolean }[]>(DECISION_SQL.isPrepared, [gid]);
+  if (!row?.prepared) {
+    throw new Error(
+      `shard "${part.shard}" rolled back its part instead of preparing it: a statement of the transaction failed ` +
+        'there (its error was caught), so PostgreSQL aborted that transaction',
+    );
   }
 }
 

@@ -1,0 +1,131 @@
+import { Injectable, type INestApplicationContext } from '@nestjs/common';
+import {
+  CrossShardTransactionError,
+  ShardBy,
+  ShardedEntityManager,
+  ShardingSchema,
+  ShardingService,
+  hashStrategy,
+} from '../lib/index.js';
+import { setTransactionFaultHandler } from '../lib/transactions/fault-points.js';
+import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
+import { BANK_ENTITIES, BankAccount, Currency, TransferLeg } from './support/bank-entities.js';
+import { TestApps } from './support/test-apps.js';
+
+const SHARDS = ['s0', 's1'];
+const shardOf = (id: string) => hashStrategy().shardFor(id, SHARDS) as string;
+
+function idsOn(shard: string, prefix: string, count = 1): string[] {
+  const ids: string[] = [];
+  for (let i = 0; ids.length < count; i++) if (shardOf(`${prefix}-${i}`) === shard) ids.push(`${prefix}-${i}`);
+  return ids;
+}
+
+@Injectable()
+class Ledger {
+  constructor(
+    private readonly em: ShardedEntityManager,
+    readonly sharding: ShardingService,
+  ) {}
+
+  @ShardBy('id')
+  async open(id: string, balance: number): Promise<void> {
+    this.em.create(BankAccount, { id, balance });
+    await this.em.flush();
+  }
+
+  @ShardBy('id')
+  async move(id: string, transferId: string, amount: number): Promise<void> {
+    const account = await this.em.findOneOrFail(BankAccount, id);
+    account.balance += amount;
+    this.em.create(TransferLeg, { transferId, accountId: id, amount });
+    await this.em.flush();
+  }
+
+  /** A statement that fails on the account's shard, its error caught (an "insert if absent" done badly). */
+  @ShardBy('id')
+  async failQuietly(id: string): Promise<void> {
+    void id; // routes the call
+    try {
+      await this.em.execute('select 1 / 0');
+    } catch {
+      // ignored by the application
+    }
+  }
+
+  /** Persists a duplicate of an existing account without flushing: the commit's flush fails. */
+  @ShardBy('id')
+  async createUnflushed(id: string): Promise<void> {
+    this.em.create(BankAccount, { id, balance: 1 });
+  }
+}
+
+describe('cross-shard transactions: review (2 shards, real servers)', () => {
+  let topology: EmbeddedTopology;
+  let apps: TestApps;
+  let app: INestApplicationContext;
+  let ledger: Ledger;
+
+  const balanceOn = async (id: string) =>
+    (
+      await topology
+        .server(shardOf(id))
+        .query<{ balance: number }>('select balance from bank_accounts where id = $1', [id])
+    )[0]?.balance;
+  const ourPrepared = async (shard: string) =>
+    (
+      await topology.server(shard).query<{ gid: string }>("select gid from pg_prepared_xacts where gid like 'nms:%'")
+    ).map((r) => r.gid);
+  /** Sessions of the application left inside a transaction (a connection not returned to the pool). */
+  const openTransactionsOn = async (shard: string) =>
+    (
+      await topology
+        .server(shard)
+        .query(
+          "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and state like 'idle in transaction%'",
+        )
+    ).length;
+
+  beforeAll(async () => {
+    topology = await startEmbeddedTopology({ shards: 2, replicasPerShard: 0 });
+    apps = new TestApps(() => topology.shards, [Ledger], {
+      mikroOrm: { entities: BANK_ENTITIES },
+      shardKeys: { BankAccount: 'id', TransferLeg: 'accountId' },
+      referenceEntities: [Currency],
+      transactions: { recoverOnStart: false, recoveryIntervalMs: 0 },
+      health: { intervalMs: 60_000 },
+    });
+    app = await apps.start();
+    await app.get(ShardingSchema).refresh();
+    ledger = app.get(Ledger);
+  });
+
+  afterEach(() => setTransactionFaultHandler(undefined));
+
+  afterAll(async () => {
+    await apps?.closeAll();
+    await topology?.stop();
+  });
+
+  it('does not commit the coordinator when a participant transaction was aborted by a caught error', async () => {
+    const [from] = idsOn('s0', 'abort');
+    const [to] = idsOn('s1', 'abort');
+    await ledger.open(from, 100);
+    await ledger.open(to, 100);
+    // s1's part wrote, then a statement failed there and the application caught it: PostgreSQL aborted
+    // that transaction, so its PREPARE TRANSACTION rolls back (command tag ROLLBACK, no error)
+    const error = await ledger.sharding
+      .transaction(async () => {
+        await ledger.move(from, 't-abort', -10);
+        await ledger.move(to, 't-abort', 10);
+        await ledger.failQuietly(to);
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CrossShardTransactionError);
+    expect(error).toMatchObject({ outcome: 'aborted' });
+    // all or nothing: neither shard changed
+    expect([await balanceOn(from), await balanceOn(to)]).toEqual([100, 100]);
+    expect([...(await ourPrepared('s0')), ...(await ourPrepared('s1'))]).toEqual([]);
+    expect([await openTransactionsOn('s0'), await openTransactionsOn('s1')]).toEqual([0, 0]);
+  });
+});
