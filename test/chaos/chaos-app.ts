@@ -15,10 +15,12 @@ import {
 import { APP_FILTER } from '@nestjs/core';
 import {
   CrossShardQuery,
+  CrossShardTransaction,
   ReadReplica,
   ShardBy,
   ShardedEntityManager,
   ShardingModule,
+  ShardingService,
   type ShardingModuleOptions,
   type ShardsConfig,
 } from '../../lib/index.js';
@@ -65,6 +67,32 @@ export class KeyListService {
     );
   }
 
+  /**
+   * The same value appended to two keys in one cross-shard transaction: both lists get it or neither.
+   * The keys are locked in key order, whatever order the caller gave: two pairs locking their rows in
+   * opposite orders on two shards would wait for each other forever, and no one server sees that cycle
+   * (it would last until the transaction's timeout). `timeoutMs` stays under the client's 10 s.
+   */
+  @CrossShardTransaction({ timeoutMs: 5_000 })
+  async appendPair(keys: readonly [string, string], value: number, via: AppendPath): Promise<void> {
+    for (const key of [...keys].sort()) {
+      if (via === 'flush') await this.appendLocked(key, value);
+      else await this.appendByUpsert(key, value);
+    }
+  }
+
+  /**
+   * The unit-of-work path inside a transaction already open (a cross-shard transaction's part): lock the
+   * row (or create it), push, flush; the transaction commits.
+   */
+  @ShardBy('key')
+  async appendLocked(key: string, value: number): Promise<void> {
+    const row = await this.em.findOne(KeyList, key, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (row) row.vals = [...row.vals, value];
+    else this.em.create(KeyList, { key, vals: [value] });
+    await this.em.flush();
+  }
+
   /** A replica read (or the primary, when no replica has reached the context's WAL position). */
   @ShardBy('key')
   @ReadReplica()
@@ -107,7 +135,10 @@ const KEY = /^[\w-]{1,64}$/;
 /** The fault run's HTTP surface; the consistency token travels in `x-shard-consistency`. */
 @Controller()
 export class KeyListController {
-  constructor(private readonly lists: KeyListService) {}
+  constructor(
+    private readonly lists: KeyListService,
+    private readonly sharding: ShardingService,
+  ) {}
 
   @Post('lists/:key/append')
   @HttpCode(200)
@@ -126,6 +157,28 @@ export class KeyListController {
     } catch (error) {
       throw new AppendedThenReadFailed(error);
     }
+  }
+
+  /**
+   * `{ value, via }` appended to both keys in one cross-shard transaction. The keys must be on different
+   * shards (400 otherwise: the run means to exercise the two-phase commit, not a one-shard commit).
+   */
+  @Post('pairs/:keyA/:keyB')
+  @HttpCode(200)
+  async appendPair(
+    @Param('keyA') keyA: string,
+    @Param('keyB') keyB: string,
+    @Body() body: { value?: unknown; via?: unknown },
+  ): Promise<object> {
+    const keys = [checkKey(keyA), checkKey(keyB)] as const;
+    const { value, via } = body ?? {};
+    if (!Number.isSafeInteger(value) || (via !== 'flush' && via !== 'upsert')) {
+      throw new BadRequestException('Send { "value": integer, "via": "flush" | "upsert" }.');
+    }
+    const [shardA, shardB] = await Promise.all(keys.map((key) => this.sharding.shardFor(key)));
+    if (shardA === shardB) throw new BadRequestException(`${keyA} and ${keyB} are both on shard ${shardA}.`);
+    await this.lists.appendPair(keys, value as number, via);
+    return {};
   }
 
   @Get('lists/:key')
@@ -188,6 +241,8 @@ export class ChaosAppModule {
           readReplicas: { monotonicReads: true },
           // a frozen shard fails a cross-shard read well before the client's own timeout
           crossShard: { shardKeys: { KeyList: 'key' }, timeoutMs: 5_000 },
+          // prepared parts a fault left behind are resolved during the run too, not only at its end
+          transactions: { recoveryIntervalMs: 1_000, graceMs: 2_000 },
           ...options,
         }),
       ],

@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, type ExceptionFilter } from '@nestjs/common';
 import { DriverException, ValidationError } from '@mikro-orm/core';
-import { CommitOutcomeUnknownError, publicBody, ShardingError } from '../../lib/index.js';
+import { CommitOutcomeUnknownError, CrossShardTransactionError, publicBody, ShardingError } from '../../lib/index.js';
 
 /** What every error response of the chaos app carries: the workload records it in the history. */
 export interface ChaosErrorBody {
@@ -13,9 +13,11 @@ export interface ChaosErrorBody {
   message: string;
   /**
    * `unknown`: the write may or may not have been applied (the caller must not count it as failed);
-   * `applied`: the write was applied, then the read that followed it failed (this is its error).
+   * `applied`: the write was applied, then the read that followed it failed (this is its error);
+   * `aborted` / `committed`: a cross-shard transaction rolled back everywhere / committed with a shard's
+   * part still prepared (`CrossShardTransactionError.outcome`, as `publicBody` gives it).
    */
-  outcome?: 'unknown' | 'applied';
+  outcome?: 'unknown' | 'applied' | 'aborted' | 'committed';
 }
 
 /**
@@ -67,6 +69,7 @@ export function describe(error: unknown): ChaosErrorBody {
     ...(code !== undefined && { code }),
     message,
     ...(error instanceof CommitOutcomeUnknownError && { outcome: 'unknown' as const }),
+    ...(error instanceof CrossShardTransactionError && { outcome: error.outcome }),
   };
 }
 

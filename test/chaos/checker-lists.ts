@@ -4,9 +4,11 @@
  */
 import {
   type Anomaly,
+  appendedKeys,
   formatList,
   type IndexedHistory,
   isAppend,
+  isDelayed,
   isPrefix,
   type Observation,
   type Operation,
@@ -20,25 +22,33 @@ type Sightings = Map<string, Map<number, Observation[]>>;
 
 /**
  * lost-append: an acknowledged append must be in its key's final list, since `ok` means it
- * happened. An `info` append may be missing, unless an ok read saw it: then it happened too.
+ * happened (an append-pair: in each of its keys' lists, also when a shard's part was left to recovery).
+ * An `info` append may be missing, unless an ok read saw it: then it happened too (an append-pair seen
+ * under either of its keys happened on both).
  */
 export function checkLostAppends(history: IndexedHistory): Anomaly[] {
   const { final } = history;
   if (!final) return [];
   const seen = sightings(history);
-  return history.operations.filter(isAppend).flatMap((op): Anomaly[] => {
-    const { key, value } = op.invoke;
-    if (key === undefined || value === undefined || (final.lists[key] ?? []).includes(value)) return [];
-    const readers = (seen.get(key)?.get(value) ?? []).filter((o) => o.op !== undefined);
-    if (outcome(op) === 'ok') {
-      const message = `value ${value} acknowledged by op ${op.id} (${op.invoke.f}) is missing from key ${key}'s final list`;
-      return [{ kind: 'lost-append', key, message, ops: [op.id] }];
-    }
-    if (outcome(op) === 'info' && readers.length) {
-      const message = `value ${value} of op ${op.id} (info) was seen by ${describe(readers)} but is missing from key ${key}'s final list`;
-      return [{ kind: 'lost-append', key, message, ops: opIds(op.id, ...readers.map((o) => o.op)) }];
-    }
-    return [];
+  return history.operations.filter(isAppend).flatMap((op) => {
+    const { value } = op.invoke;
+    if (value === undefined) return [];
+    const readers = appendedKeys(op)
+      .flatMap((k) => seen.get(k)?.get(value) ?? [])
+      .filter((o) => o.op !== undefined);
+    return appendedKeys(op).flatMap((key): Anomaly[] => {
+      if ((final.lists[key] ?? []).includes(value)) return [];
+      if (outcome(op) === 'ok') {
+        const delayed = isDelayed(op) ? ', committed with a shard left to recovery,' : '';
+        const message = `value ${value} acknowledged by op ${op.id} (${op.invoke.f})${delayed} is missing from key ${key}'s final list`;
+        return [{ kind: 'lost-append', key, message, ops: [op.id] }];
+      }
+      if (outcome(op) === 'info' && readers.length) {
+        const message = `value ${value} of op ${op.id} (${op.invoke.f}, info) was seen by ${describe(readers)} but is missing from key ${key}'s final list`;
+        return [{ kind: 'lost-append', key, message, ops: opIds(op.id, ...readers.map((o) => o.op)) }];
+      }
+      return [];
+    });
   });
 }
 
@@ -64,14 +74,17 @@ export function checkDuplicateAppends(history: IndexedHistory): Anomaly[] {
 /** failed-append-visible: `fail` means the append certainly did not happen, so nobody may see it. */
 export function checkFailedAppendsInvisible(history: IndexedHistory): Anomaly[] {
   const seen = sightings(history);
-  return history.operations.filter(isAppend).flatMap((op): Anomaly[] => {
-    const { key, value } = op.invoke;
-    if (outcome(op) !== 'fail' || key === undefined || value === undefined) return [];
-    const seenBy = seen.get(key)?.get(value) ?? [];
-    if (!seenBy.length) return [];
-    const error = op.completion?.error?.name ?? 'no error';
-    const message = `value ${value} of op ${op.id}, which failed (${error}), is visible in ${describe(seenBy)}`;
-    return [{ kind: 'failed-append-visible', key, message, ops: opIds(op.id, ...seenBy.map((o) => o.op)) }];
+  return history.operations.filter(isAppend).flatMap((op) => {
+    const { value } = op.invoke;
+    if (outcome(op) !== 'fail' || value === undefined) return [];
+    return appendedKeys(op).flatMap((key): Anomaly[] => {
+      const seenBy = seen.get(key)?.get(value) ?? [];
+      if (!seenBy.length) return [];
+      const error = op.completion?.error;
+      const why = error ? `${error.name}${error.outcome ? `, outcome ${error.outcome}` : ''}` : 'no error';
+      const message = `value ${value} of op ${op.id} (${op.invoke.f}), which failed (${why}), is visible in key ${key}'s list in ${describe(seenBy)}`;
+      return [{ kind: 'failed-append-visible', key, message, ops: opIds(op.id, ...seenBy.map((o) => o.op)) }];
+    });
   });
 }
 
@@ -80,8 +93,8 @@ export function checkPhantomValues(history: IndexedHistory): Anomaly[] {
   return [...sightings(history)].flatMap(([key, values]) =>
     [...values].flatMap(([value, seenBy]): Anomaly[] => {
       const appenders = history.appendersOf.get(value) ?? [];
-      if (appenders.some((op) => op.invoke.key === key)) return [];
-      const elsewhere = appenders.map((op) => `op ${op.id} appended it to key ${op.invoke.key}`);
+      if (appenders.some((op) => appendedKeys(op).includes(key))) return [];
+      const elsewhere = appenders.map((op) => `op ${op.id} appended it to key ${appendedKeys(op).join(' and ')}`);
       const why = elsewhere.length ? ` (${elsewhere.join(', ')})` : '';
       const message = `value ${value} in ${describe(seenBy)} was never appended to key ${key}${why}`;
       return [
@@ -102,8 +115,8 @@ export function checkCrossCounts(history: IndexedHistory): Anomaly[] {
   // per key: when an append may first have created it
   const maybe = new Map<string, number>();
   for (const append of history.operations.filter(isAppend)) {
-    const key = append.invoke.key!;
-    if (outcome(append) !== 'fail') maybe.set(key, Math.min(maybe.get(key) ?? Infinity, append.invokedAt));
+    if (outcome(append) === 'fail') continue;
+    for (const key of appendedKeys(append)) maybe.set(key, Math.min(maybe.get(key) ?? Infinity, append.invokedAt));
   }
   const known = keysKnownBySession(history);
   return history.operations.flatMap((count): Anomaly[] => {
@@ -149,8 +162,9 @@ export function checkListOrder(history: IndexedHistory): Anomaly[] {
 
 /**
  * read-your-writes: a read that carried the session's token, and every ok append-read, must hold
- * each value the session appended (ok) to that key before; an append-read also its own value.
- * A read without a token promises nothing: it may be stale.
+ * each value the session appended (ok) to that key before (an append-pair: to either of its keys);
+ * an append-read also its own value. A read without a token promises nothing: it may be stale; nor
+ * does a pair committed with a shard left to recovery (`delayed`): that shard shows it later.
  */
 export function checkReadYourWrites(history: IndexedHistory): Anomaly[] {
   return [...bySession(history)].flatMap(([, ops]) =>
@@ -194,7 +208,9 @@ function writesReadMustSee(sessionOps: readonly Operation[], read: Operation): O
     (w) =>
       isAppend(w) &&
       outcome(w) === 'ok' &&
-      w.invoke.key === read.invoke.key &&
+      !isDelayed(w) &&
+      read.invoke.key !== undefined &&
+      appendedKeys(w).includes(read.invoke.key) &&
       (w.completedAt ?? Infinity) < read.invokedAt,
   );
   return read.invoke.f === 'append-read' ? [...earlier, read] : earlier;
@@ -275,7 +291,10 @@ function describe(observations: readonly Observation[], max = 4): string {
   return sources.length > max ? `${shown} and ${sources.length - max} more` : shown;
 }
 
-/** Per session: each key it created (acknowledged append) or saw holding values, and when (completion). */
+/**
+ * Per session: each key it created (acknowledged append; not a pair committed with a shard left to
+ * recovery, whose pending key may not exist yet) or saw holding values, and when (completion).
+ */
 function keysKnownBySession(history: IndexedHistory): Map<number, { key: string; at: number }[]> {
   const known = new Map<number, { key: string; at: number }[]>();
   const note = (op: Operation, key: string) => {
@@ -286,8 +305,9 @@ function keysKnownBySession(history: IndexedHistory): Map<number, { key: string;
   for (const op of history.operations) {
     if (outcome(op) !== 'ok') continue;
     const result = op.completion?.result;
-    if (isAppend(op)) note(op, op.invoke.key!);
-    else if (op.invoke.f === 'read' && Array.isArray(result) && result.length) note(op, op.invoke.key!);
+    if (isAppend(op)) {
+      if (!isDelayed(op)) for (const key of appendedKeys(op)) note(op, key);
+    } else if (op.invoke.f === 'read' && Array.isArray(result) && result.length) note(op, op.invoke.key!);
     else if (op.invoke.f === 'cross-find' && result && typeof result === 'object' && !Array.isArray(result)) {
       for (const [key, list] of Object.entries(result)) if (list.length) note(op, key);
     }

@@ -17,6 +17,8 @@ export type AnomalyKind =
   | 'http-500'
   | 'replica-diverged'
   | 'connection-leak'
+  | 'split-pair'
+  | 'prepared-left'
   | 'incomplete-history';
 
 /** One broken rule, with the operations that show it. */
@@ -59,13 +61,31 @@ export interface IndexedHistory {
   final?: FinalEvent;
   /** Every list version: ok reads, append-reads and cross-finds in completion order, then the final state. */
   observations: Observation[];
-  /** Appended value → the operations that invoked an append of it (one, in a well-formed run). */
+  /** Appended value → the operations that invoked an append of it (one, in a well-formed run; a pair is one). */
   appendersOf: ReadonlyMap<number, Operation[]>;
 }
 
-/** True for `append` and `append-read`: the operations that write a value. */
+/** True for `append`, `append-read` and `append-pair`: the operations that write a value. */
 export function isAppend(op: Operation): boolean {
-  return op.invoke.f === 'append' || op.invoke.f === 'append-read';
+  return op.invoke.f === 'append' || op.invoke.f === 'append-read' || op.invoke.f === 'append-pair';
+}
+
+/**
+ * The keys an append writes its value to: its `key`, or an append-pair's two `keys` (each of which sees
+ * the pair as an append of its own). Empty for other operations.
+ */
+export function appendedKeys(op: Operation): readonly string[] {
+  if (!isAppend(op)) return [];
+  if (op.invoke.f === 'append-pair') return op.invoke.keys ?? [];
+  return op.invoke.key === undefined ? [] : [op.invoke.key];
+}
+
+/**
+ * True for an ok append-pair whose answer said a shard's part was still prepared (outcome `committed`):
+ * applied, but that shard shows it only once recovery commits the part, so reads may miss it until then.
+ */
+export function isDelayed(op: Operation): boolean {
+  return outcome(op) === 'ok' && op.completion?.delayed === true;
 }
 
 /** True for the operations whose `result` is one key's list. */
@@ -176,7 +196,7 @@ function finalObservations(final: FinalEvent | undefined): Observation[] {
   ];
 }
 
-/** Appended value → the append / append-read operations that invoked it. */
+/** Appended value → the append / append-read / append-pair operations that invoked it. */
 function appendersByValue(operations: readonly Operation[]): Map<number, Operation[]> {
   const appenders = new Map<number, Operation[]>();
   for (const op of operations) {

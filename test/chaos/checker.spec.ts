@@ -7,6 +7,15 @@ import type { CompletionEvent, FinalEvent, HistoryEvent, OperationKind, Recorded
 
 const unavailable: RecordedError = { name: 'ShardUnavailableError', message: 'shard s0 is unavailable', status: 503 };
 const outcomeUnknown: RecordedError = { name: 'CommitOutcomeUnknownError', message: 'commit outcome unknown' };
+const txError = (outcome: string): RecordedError => ({
+  name: 'CrossShardTransactionError',
+  message: `the transaction ended ${outcome}`,
+  status: 503,
+  outcome,
+});
+const aborted = txError('aborted');
+const txUnknown = txError('unknown');
+const committedPending = txError('committed');
 
 /** What an operation carries: session 1 unless told, outcome ok unless told. */
 interface OpSpec {
@@ -21,6 +30,8 @@ interface OpSpec {
   result?: CompletionEvent['result'];
   /** Defaults to ShardUnavailableError for fail, CommitOutcomeUnknownError for info. */
   error?: RecordedError;
+  /** An ok append-pair committed with a shard left to recovery (its error: outcome committed by default). */
+  delayed?: boolean;
 }
 
 class History {
@@ -35,12 +46,17 @@ class History {
   }
 
   /** Completes an operation started with `invoke`. */
-  complete(op: number, { type = 'ok', result, error }: OpSpec = {}): this {
+  complete(op: number, { type = 'ok', result, error, delayed }: OpSpec = {}): this {
     const invoke = this.events.find((e) => e.type === 'invoke' && e.op === op);
     if (invoke?.type !== 'invoke') throw new Error(`op ${op} was not invoked`);
     const { session, f, key, value } = invoke;
+    const keys = f === 'append-pair' ? invoke.keys : undefined;
+    if (delayed) {
+      this.push({ type, op, session, f, keys, value, delayed, error: error ?? committedPending });
+      return this;
+    }
     const thrown = type === 'ok' ? undefined : (error ?? (type === 'fail' ? unavailable : outcomeUnknown));
-    this.push({ type, op, session, f, key, value, result, error: thrown });
+    this.push({ type, op, session, f, key, keys, value, result, error: thrown });
     return this;
   }
 
@@ -61,6 +77,11 @@ class History {
 
   appendRead(key: string, value: number, result: number[], spec: OpSpec = {}): number {
     return this.op('append-read', { key, value, result, ...spec });
+  }
+
+  /** One value appended to two keys (on two shards) in one cross-shard transaction. */
+  pair(keys: [string, string], value: number, spec: OpSpec = {}): number {
+    return this.op('append-pair', { keys, value, ...spec });
   }
 
   fault(fault: string, nodes: string[]): this {
@@ -519,6 +540,131 @@ describe('checkHistory', () => {
       const events = new History().final({}, { pools: { 's1-replica-1': { total: 1, idle: 1, waiting: 2 } } });
       expect(onlyAnomaly(events, 'connection-leak').message).toContain('2 callers waiting');
     });
+  });
+});
+
+describe('checkHistory: append-pair (one value on two keys, one cross-shard transaction)', () => {
+  it('a clean run: ok in both lists, aborted in neither, unknown in both or neither, delayed in both', () => {
+    const h = new History();
+    h.pair(['a', 'b'], 1);
+    h.read('b', [1], { token: 't1' });
+    h.pair(['a', 'b'], 2, { type: 'fail', error: aborted });
+    h.pair(['b', 'c'], 3, { type: 'fail' }); // ShardUnavailableError before anything was sent
+    h.pair(['a', 'c'], 4, { type: 'info', error: txUnknown });
+    h.pair(['b', 'c'], 5, { type: 'info', error: txUnknown, session: 2 });
+    h.pair(['a', 'b'], 6, { delayed: true });
+    // the pending shard shows the delayed pair only after recovery: a read with the token may miss it
+    h.read('b', [1], { token: 't1' });
+    h.op('cross-count', { result: 2, keys: ['a', 'b'] });
+    const report = checkHistory(h.final({ a: [1, 4, 6], b: [1, 6], c: [4] }, { prepared: { 's0-primary': [] } }));
+    expect(report.anomalies).toEqual([]);
+    expect(report.operations.byKind['append-pair']).toEqual({ ok: 2, fail: 2, info: 2 });
+    expect(report.errors).toMatchObject({ CrossShardTransactionError: 4 });
+  });
+
+  it('lost-append and split-pair: an ok pair missing from one of its keys', () => {
+    const h = new History();
+    const op = h.pair(['a', 'b'], 1);
+    const report = checkHistory(h.final({ a: [1], b: [] }));
+    expect(kinds(report)).toEqual(['lost-append', 'split-pair']);
+    expect(report.anomalies.find((a) => a.kind === 'lost-append')).toMatchObject({ key: 'b', ops: [op] });
+    expect(report.anomalies.find((a) => a.kind === 'split-pair')?.message).toContain(
+      "is in key a's final list but not in key b's",
+    );
+  });
+
+  it('lost-append, once per key: an ok pair missing from both (no split)', () => {
+    const h = new History();
+    h.pair(['a', 'b'], 1);
+    const report = checkHistory(h.final({}));
+    expect(kinds(report)).toEqual(['lost-append', 'lost-append']);
+    expect(report.anomalies.map((a) => a.key).sort()).toEqual(['a', 'b']);
+  });
+
+  it('lost-append: a delayed pair (outcome committed) is applied, recovery must finish it', () => {
+    const h = new History();
+    h.pair(['a', 'b'], 1, { delayed: true });
+    const report = checkHistory(h.final({ a: [1] }));
+    expect(kinds(report)).toEqual(['lost-append', 'split-pair']);
+    expect(report.anomalies[0].message).toContain('committed with a shard left to recovery');
+  });
+
+  it('lost-append: an info pair one key’s read saw is missing from both final lists', () => {
+    const h = new History();
+    const pair = h.pair(['a', 'b'], 1, { type: 'info', error: txUnknown });
+    const read = h.read('a', [1], { session: 2 });
+    const report = checkHistory(h.final({}));
+    expect(kinds(report)).toEqual(['lost-append', 'lost-append']);
+    expect(report.anomalies.map((a) => a.ops)).toEqual([
+      [pair, read],
+      [pair, read],
+    ]);
+  });
+
+  it('split-pair: an info pair in one final list only', () => {
+    const h = new History();
+    const op = h.pair(['a', 'b'], 1, { type: 'info', error: txUnknown });
+    const anomaly = onlyAnomaly(h.final({ a: [], b: [1] }), 'split-pair');
+    expect(anomaly).toMatchObject({ key: 'a', ops: [op] });
+    expect(anomaly.message).toContain('info, CrossShardTransactionError outcome unknown');
+  });
+
+  it('failed-append-visible and split-pair: an aborted pair in one list', () => {
+    const h = new History();
+    const op = h.pair(['a', 'b'], 1, { type: 'fail', error: aborted });
+    const read = h.read('b', [1], { session: 2 });
+    const report = checkHistory(h.final({ b: [1] }));
+    expect(kinds(report)).toEqual(['failed-append-visible', 'split-pair']);
+    const visible = report.anomalies.find((a) => a.kind === 'failed-append-visible')!;
+    expect(visible).toMatchObject({ key: 'b', ops: [op, read] });
+    expect(visible.message).toContain('outcome aborted');
+  });
+
+  it('phantom-value: a pair’s value in a third key', () => {
+    const h = new History();
+    h.pair(['a', 'b'], 1);
+    const read = h.read('c', [1], { session: 2 });
+    const anomaly = onlyAnomaly(h.final({ a: [1], b: [1] }), 'phantom-value');
+    expect(anomaly.key).toBe('c');
+    expect(anomaly.ops).toContain(read);
+    expect(anomaly.message).toContain('appended it to key a and b');
+  });
+
+  it('read-your-writes: a read with the token missing the session’s ok pair on either key', () => {
+    const h = new History();
+    const pair = h.pair(['a', 'b'], 1);
+    const read = h.read('b', [], { token: 't1' });
+    expect(onlyAnomaly(h.final({ a: [1], b: [1] }), 'read-your-writes').ops).toEqual([read, pair]);
+  });
+
+  it('a cross-count below the keys an ok pair created', () => {
+    const h = new History();
+    h.pair(['a', 'b'], 1);
+    const count = h.op('cross-count', { result: 1, keys: ['a', 'b'] });
+    expect(onlyAnomaly(h.final({ a: [1], b: [1] }), 'lost-append').ops).toEqual([count]);
+  });
+
+  it('incomplete-history: a pair needs two different keys', () => {
+    const h = new History();
+    const op = h.op('append-pair', { keys: ['a', 'a'], value: 1 });
+    expect(onlyAnomaly(h.final({ a: [1] }), 'incomplete-history').ops).toEqual([op]);
+  });
+
+  it('unexpected-error: a transaction’s outcome that disagrees with its completion', () => {
+    const h = new History();
+    const failedCommitted = h.pair(['a', 'b'], 1, { type: 'fail', error: committedPending });
+    const infoAborted = h.pair(['a', 'b'], 2, { type: 'info', error: aborted });
+    const delayedWrong = h.pair(['a', 'b'], 3, { delayed: true, error: unavailable });
+    const report = checkHistory(h.final({ a: [3], b: [3] }));
+    expect(kinds(report)).toEqual(['unexpected-error', 'unexpected-error', 'unexpected-error']);
+    expect(report.anomalies.map((a) => a.ops[0])).toEqual([failedCommitted, infoAborted, delayedWrong]);
+  });
+
+  it('prepared-left: a prepared transaction of ours after the closing recovery', () => {
+    const events = new History().final({}, { prepared: { 's0-primary': [], 's1-primary': ['nms:s0:812:s1'] } });
+    const anomaly = onlyAnomaly(events, 'prepared-left');
+    expect(anomaly.message).toContain('node s1-primary still holds 1 prepared transaction(s) of ours');
+    expect(anomaly.message).toContain('nms:s0:812:s1');
   });
 });
 

@@ -17,6 +17,7 @@ import {
 } from './checker-lists.js';
 import {
   type Anomaly,
+  appendedKeys,
   asList,
   asListMap,
   formatList,
@@ -105,8 +106,10 @@ const RULES: readonly ((history: IndexedHistory) => Anomaly[])[] = [
   checkMonotonicReads,
   checkErrors,
   checkHttpStatuses,
+  checkSplitPairs,
   checkReplicas,
   checkPools,
+  checkPreparedLeft,
 ];
 
 // ---------------------------------------------------------------------------------------------------
@@ -154,9 +157,11 @@ function completionMismatch(invoke: InvokeEvent, completion: CompletionEvent): s
     const completed = completion[field];
     return (field === 'session' || field === 'f' || completed !== undefined) && completed !== invoke[field];
   });
-  return differing.length
-    ? differing.map((field) => `${field} ${String(invoke[field])} → ${String(completion[field])}`).join(', ')
-    : undefined;
+  const described = differing.map((field) => `${field} ${String(invoke[field])} → ${String(completion[field])}`);
+  if (completion.keys !== undefined && completion.keys.join(',') !== (invoke.keys ?? []).join(',')) {
+    described.push(`keys ${String(invoke.keys)} → ${String(completion.keys)}`);
+  }
+  return described.length ? described.join(', ') : undefined;
 }
 
 /** Exactly one `final` event, and it is the last: the final-state rules need the settled state. */
@@ -189,9 +194,11 @@ function checkWellFormed(history: IndexedHistory): Anomaly[] {
 
 /** Why one operation's fields do not fit its kind. */
 function operationShapeProblems(op: Operation): string[] {
-  const { f, key, value } = op.invoke;
+  const { f, key, keys, value } = op.invoke;
   const problems: string[] = [];
-  if (f !== 'cross-find' && f !== 'cross-count' && key === undefined) problems.push('no key');
+  if (f === 'append-pair') {
+    if (keys?.length !== 2 || keys[0] === keys[1]) problems.push('an append-pair needs two different keys');
+  } else if (f !== 'cross-find' && f !== 'cross-count' && key === undefined) problems.push('no key');
   if (isAppend(op) && !Number.isInteger(value)) problems.push('no integer value to append');
   if (outcome(op) === 'ok' && !resultFits(f, op.completion?.result)) problems.push('ok with a malformed result');
   return problems;
@@ -229,13 +236,15 @@ const CONNECTION_SQLSTATES: ReadonlySet<string> = new Set(['57P01', '57P02', '57
 /**
  * unexpected-error: each failure's error is one the library promises; a connection that died must
  * surface as ShardUnavailableError / CommitOutcomeUnknownError, not as a statement exception; and only
- * those two may leave the outcome unknown.
+ * those two (and a cross-shard transaction whose outcome is `unknown`) may leave the outcome unknown. A
+ * `CrossShardTransactionError` agrees with its completion: `aborted` fails, `unknown` is info,
+ * `committed` is a delayed ok (and only an append-pair may be delayed).
  */
 function checkErrors(history: IndexedHistory): Anomaly[] {
   return history.operations.flatMap((op): Anomaly[] => {
     const completion = op.completion;
-    if (!completion || completion.type === 'ok') return [];
-    const problems = errorProblems(completion);
+    if (!completion) return [];
+    const problems = completion.type === 'ok' ? delayedProblems(op.invoke, completion) : errorProblems(completion);
     if (!problems.length) return [];
     const message = `op ${op.id} (${op.invoke.f}) ${completion.type}: ${problems.join('; ')}`;
     return [{ kind: 'unexpected-error', message, ops: [op.id], ...keyOf(op) }];
@@ -253,12 +262,29 @@ function errorProblems(completion: CompletionEvent): string[] {
       `${error.name} with code ${error.code}: a lost connection leaked as a statement error instead of ShardUnavailableError / CommitOutcomeUnknownError`,
     );
   }
-  if (completion.type === 'info' && !UNKNOWN_OUTCOME_ERRORS.has(error.name)) {
+  const unknownPair = error.name === 'CrossShardTransactionError' && error.outcome === 'unknown';
+  if (completion.type === 'info' && !UNKNOWN_OUTCOME_ERRORS.has(error.name) && !unknownPair) {
     problems.push(
-      `an unknown outcome (info) must be CommitOutcomeUnknownError or ShardUnavailableError, not ${error.name}`,
+      `an unknown outcome (info) must be CommitOutcomeUnknownError, ShardUnavailableError or CrossShardTransactionError with outcome unknown, not ${error.name}${error.outcome ? ` (outcome ${error.outcome})` : ''}`,
     );
   }
+  if (completion.type === 'fail' && error.name === 'CrossShardTransactionError' && error.outcome !== 'aborted') {
+    problems.push(`a failed (not applied) cross-shard transaction must say outcome aborted, not ${error.outcome}`);
+  }
   return problems;
+}
+
+/** What is wrong with an ok completion's `delayed` mark (a pair committed with a shard left to recovery). */
+function delayedProblems(invoke: InvokeEvent, completion: CompletionEvent): string[] {
+  if (!completion.delayed) return [];
+  if (invoke.f !== 'append-pair') return [`only an append-pair can be delayed, not ${invoke.f}`];
+  const { error } = completion;
+  if (error?.name !== 'CrossShardTransactionError' || error.outcome !== 'committed') {
+    return [
+      `a delayed ok must carry CrossShardTransactionError with outcome committed, not ${error?.name ?? 'no error'}`,
+    ];
+  }
+  return [];
 }
 
 /** True for codes saying the node or connection failed: SQLSTATE class 08 (but 08P01, a bad message), 57P01-3, sockets. */
@@ -299,6 +325,40 @@ function checkReplicas(history: IndexedHistory): Anomaly[] {
       const ops = opIds(...differing.flatMap((v) => (history.appendersOf.get(v) ?? []).map((op) => op.id)));
       return [{ kind: 'replica-diverged', key, message, ops }];
     });
+  });
+}
+
+/**
+ * split-pair: after the closing recovery, an append-pair's value is in both its keys' final lists or in
+ * neither, whatever its outcome (an ok pair in neither is a lost-append, twice).
+ */
+function checkSplitPairs(history: IndexedHistory): Anomaly[] {
+  const { final } = history;
+  if (!final) return [];
+  return history.operations.flatMap((op): Anomaly[] => {
+    const { value } = op.invoke;
+    if (op.invoke.f !== 'append-pair' || value === undefined) return [];
+    const keys = appendedKeys(op);
+    const holding = keys.filter((key) => (final.lists[key] ?? []).includes(value));
+    if (!holding.length || holding.length === keys.length) return [];
+    const missing = keys.filter((key) => !holding.includes(key));
+    const completed = op.completion ? `${op.completion.type}${op.completion.delayed ? ', delayed' : ''}` : 'open';
+    const error = op.completion?.error;
+    const why = error ? `, ${error.name}${error.outcome ? ` outcome ${error.outcome}` : ''}` : '';
+    const message =
+      `value ${value} of op ${op.id} (append-pair, ${completed}${why}) is in key ${holding.join(', ')}'s final list ` +
+      `but not in key ${missing.join(', ')}'s: the cross-shard transaction took effect on one shard only`;
+    return [{ kind: 'split-pair', key: missing[0], message, ops: [op.id] }];
+  });
+}
+
+/** prepared-left: the closing recovery leaves no prepared transaction of ours on any acting primary. */
+function checkPreparedLeft(history: IndexedHistory): Anomaly[] {
+  return Object.entries(history.final?.prepared ?? {}).flatMap(([node, gids]): Anomaly[] => {
+    if (!gids.length) return [];
+    const shown = gids.slice(0, 5).join(', ') + (gids.length > 5 ? `, … ${gids.length - 5} more` : '');
+    const message = `node ${node} still holds ${gids.length} prepared transaction(s) of ours after the closing recovery: ${shown}`;
+    return [{ kind: 'prepared-left', message, ops: [] }];
   });
 }
 

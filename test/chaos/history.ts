@@ -5,7 +5,8 @@
  * `info` (unknown: it may or may not have happened, e.g. `CommitOutcomeUnknownError`).
  *
  * The workload is Elle's list-append: each key holds a list of integers; `append` adds one value
- * (unique across the whole run) at the end; `read` returns the whole list in order.
+ * (unique across the whole run) at the end; `read` returns the whole list in order; `append-pair`
+ * appends one value to two keys on different shards in one cross-shard transaction.
  */
 
 /** What an operation does. */
@@ -16,6 +17,11 @@ export type OperationKind =
   | 'read'
   /** Append `value` to `key`, then read `key` in the same context (read-your-writes within one context). */
   | 'append-read'
+  /**
+   * Append `value` to both `keys` (two keys on different shards) in one cross-shard transaction: both lists
+   * get it, or neither. Each of its keys sees it as an append.
+   */
+  | 'append-pair'
   /** Cross-shard `find` of every key's list (ordered by key): `result` maps key → list. */
   | 'cross-find'
   /** Cross-shard `count` of the keys that have a list: `result` is a number. */
@@ -31,6 +37,11 @@ export interface RecordedError {
   message: string;
   /** HTTP status when the operation went over HTTP. */
   status?: number;
+  /**
+   * What the answer said became of the write (`outcome` of the body): `aborted`, `committed`, `unknown`
+   * (`CrossShardTransactionError`), `applied` (an append-read whose read failed).
+   */
+  outcome?: string;
 }
 
 interface EventBase {
@@ -47,11 +58,11 @@ export interface InvokeEvent extends EventBase {
   session: number;
   f: OperationKind;
   key?: string;
-  /** For `append` / `append-read`: the value appended, unique in the run. */
+  /** For `append` / `append-read` / `append-pair`: the value appended, unique in the run. */
   value?: number;
   /** For `read`: the consistency token the read carried (absent: none yet). */
   token?: string;
-  /** For `cross-find` / `cross-count`: the keys asked for (absent: every key). */
+  /** For `cross-find` / `cross-count`: the keys asked for (absent: every key); for `append-pair`: its two keys. */
   keys?: string[];
 }
 
@@ -62,7 +73,15 @@ export interface CompletionEvent extends EventBase {
   session: number;
   f: OperationKind;
   key?: string;
+  /** `append-pair`: its two keys. */
+  keys?: string[];
   value?: number;
+  /**
+   * `append-pair` ok only: the transaction is committed (its decision is durable) but a shard's part was
+   * still prepared when the answer came (`CrossShardTransactionError`, outcome `committed`, in `error`):
+   * applied, visible on that shard once recovery commits it. Reads may miss it until then.
+   */
+  delayed?: boolean;
   /**
    * `read` / `append-read`: the list read (`append-read`: the list read after the append);
    * `cross-find`: key → list; `cross-count`: number of keys.
@@ -70,7 +89,7 @@ export interface CompletionEvent extends EventBase {
   result?: number[] | Record<string, number[]> | number;
   /** The consistency token the session holds after the operation (for `append`, `append-read`). */
   token?: string;
-  /** `fail` and `info`: what was thrown. */
+  /** `fail` and `info` (and a `delayed` ok): what was thrown. */
   error?: RecordedError;
   /** Which node served a read, when known (e.g. `s0-replica-1`), for anomaly reports. */
   node?: string;
@@ -104,6 +123,12 @@ export interface FinalEvent extends EventBase {
   orphanedReplicas: string[];
   /** Per node: connections of the app's pools after the run settled (`total`, `idle`, `waiting`). */
   pools: Record<string, { total: number; idle: number; waiting: number }>;
+  /**
+   * Per acting primary: the prepared transactions of ours (`nms:%`) still there after the closing recovery
+   * (`recoverTransactions({ graceMs: 0 })`), which ran before the lists were read. Absent in runs without
+   * cross-shard transactions.
+   */
+  prepared?: Record<string, string[]>;
 }
 
 export type HistoryEvent = InvokeEvent | CompletionEvent | FaultEvent | FinalEvent;
@@ -114,6 +139,7 @@ export const ALLOWED_ERROR_NAMES: ReadonlySet<string> = new Set([
   'ShardUnavailableError',
   'CommitOutcomeUnknownError',
   'CrossShardQueryError',
+  'CrossShardTransactionError',
   'ShardingError',
   // MikroORM's statement exceptions (a statement, not the node, failed)
   'DriverException',

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { NodeRegistry, ShardingSchema, ShardingService, waitForReplicas } from '../../lib/index.js';
+import { hashStrategy, NodeRegistry, ShardingSchema, ShardingService, waitForReplicas } from '../../lib/index.js';
 import { startEmbeddedTopology, type EmbeddedServer, type EmbeddedTopology } from '../../lib/testing/index.js';
 import { ChaosAppModule } from './chaos-app.js';
 import { checkHistory, formatReport, type CheckReport } from './checker.js';
@@ -157,6 +157,7 @@ async function runOnApp(app: INestApplication, topology: EmbeddedTopology, run: 
   const keys = Array.from({ length: run.keys ?? 40 }, (_, i) => `k${String(i).padStart(2, '0')}`);
   const keysOfShard = await keysByShard(app.get(ShardingService), keys);
   const keyOfShard = Object.fromEntries(Object.entries(keysOfShard).map(([shard, [first]]) => [shard, first]));
+  const shardOf = sameShardsAsApp(keysOfShard);
   progress(`app on ${url}; seed ${run.seed}, ${run.durationSeconds} s, ${sessions} sessions, ${keys.length} keys`);
 
   const random = new Random(run.seed);
@@ -177,7 +178,7 @@ async function runOnApp(app: INestApplication, topology: EmbeddedTopology, run: 
   });
   // either side failing ends the other: the history stays whole and the servers get healed
   const [workload, faults] = await Promise.allSettled([
-    runWorkload({ url, sessions, keys, random, log, finish: finish.signal, cancel }).finally(stop),
+    runWorkload({ url, sessions, keys, shardOf, random, log, finish: finish.signal, cancel }).finally(stop),
     nemesis.run().finally(stop),
   ]);
   clearTimeout(timer);
@@ -194,10 +195,71 @@ async function runOnApp(app: INestApplication, topology: EmbeddedTopology, run: 
     );
   }
   if (cancel.aborted) return false;
-  progress('healed; waiting for replicas to catch up and pools to settle');
+  progress('healed; recovering prepared transactions, waiting for replicas to catch up and pools to settle');
   const used = workload.status === 'fulfilled' ? workload.value.keys : keys;
-  log.record(await finalState(registry, nemesis, topology, await keysByShard(app.get(ShardingService), used), run));
+  const prepared = await closingRecovery(app.get(ShardingService), nemesis, run);
+  const final = await finalState(registry, nemesis, topology, await keysByShard(app.get(ShardingService), used), run);
+  log.record({ ...final, prepared });
   return true;
+}
+
+/** How long the closing recovery may take to leave no prepared part of ours (a part held by a live request included). */
+const RECOVERY_MS = 20_000;
+
+/**
+ * The run's closing recovery: `recoverTransactions({ graceMs: 0 })` until a run (not one of the app's
+ * scheduled ones, which hold the lock at times) resolved everything, so the final lists show every
+ * cross-shard transaction ended; then each acting primary's prepared transactions of ours, read on the
+ * server itself (the checker reports any as `prepared-left`).
+ */
+async function closingRecovery(
+  sharding: ShardingService,
+  nemesis: Nemesis,
+  { progress, problems }: Pick<RunContext, 'progress' | 'problems'>,
+): Promise<Record<string, string[]>> {
+  const deadline = Date.now() + RECOVERY_MS;
+  const totals = { runs: 0, committed: 0, rolledBack: 0 };
+  let last: string | undefined;
+  for (;;) {
+    const report = await sharding.recoverTransactions({ graceMs: 0 });
+    if (report.ran) totals.runs++;
+    totals.committed += report.committed.length;
+    totals.rolledBack += report.rolledBack.length;
+    const left = Object.values(report.unresolved).reduce((sum, n) => sum + n, 0);
+    const done = report.ran && !report.failed.length && left === 0 && report.waiting.length === 0;
+    last = `ran ${report.ran}, ${left} unresolved, ${report.waiting.length} waiting, failed: ${report.failed.map((f) => `${f.shard} ${f.gid ?? ''} ${f.error}`).join('; ') || 'none'}`;
+    if (done || Date.now() > deadline) break;
+    await sleep(250);
+  }
+  progress(
+    `closing recovery: ${totals.runs} runs, ${totals.committed} parts committed, ${totals.rolledBack} rolled back (last: ${last})`,
+  );
+  const prepared: Record<string, string[]> = {};
+  for (const shard of sharding.shards) {
+    const primary = nemesis.actingPrimary(shard);
+    try {
+      const rows = await primary.query<{ gid: string }>("select gid from pg_prepared_xacts where gid like 'nms:%'");
+      prepared[primary.name] = rows.map((row) => row.gid);
+    } catch (error) {
+      problems.push(`${primary.name}: could not list prepared transactions: ${(error as Error).message}`);
+    }
+  }
+  return prepared;
+}
+
+/**
+ * The shard of a key for the workload (which must pick keys on two shards for a pair, synchronously):
+ * the default hash strategy, the chaos app's; checked against the app's own answer for the first keys.
+ */
+function sameShardsAsApp(keysOfShard: Readonly<Record<string, readonly string[]>>): (key: string) => string {
+  const shards = Object.keys(keysOfShard);
+  const strategy = hashStrategy();
+  const shardOf = (key: string) => strategy.shardFor(key, shards) as string;
+  for (const [shard, keys] of Object.entries(keysOfShard)) {
+    const wrong = keys.filter((key) => shardOf(key) !== shard);
+    if (wrong.length) throw new Error(`the hash strategy puts ${wrong.join(', ')} elsewhere than the app (${shard})`);
+  }
+  return shardOf;
 }
 
 /** The last event: every list on its shard's acting primary and on each following replica, pools settled. */

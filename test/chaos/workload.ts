@@ -9,9 +9,10 @@ export const TOKEN_HEADER = 'x-shard-consistency';
 
 /** Share of each operation kind. */
 const MIX: Readonly<Record<OperationKind, number>> = {
-  append: 30,
+  append: 25,
   read: 30,
-  'append-read': 20,
+  'append-read': 15,
+  'append-pair': 10,
   'cross-find': 10,
   'cross-count': 10,
 };
@@ -28,6 +29,8 @@ export interface WorkloadOptions {
   keys: readonly string[];
   /** Appends a key takes before a new key replaces it, so lists (and reads of them) stay short. @default 40 */
   appendsPerKey?: number;
+  /** The shard of a key, as the app routes it: the two keys of an `append-pair` are on different shards. */
+  shardOf: (key: string) => string;
   /** The run's random source; every session forks its own. */
   random: Random;
   log: HistoryLog;
@@ -75,6 +78,24 @@ class KeySpace {
   /** A key for an append: counted, and replaced by a new key once it had its share. */
   pickForAppend(random: Random): string {
     const slot = random.int(0, this.active.length - 1);
+    return this.countAppend(slot);
+  }
+
+  /**
+   * Two keys for an append-pair, on different shards (each counted as an append), in the order picked;
+   * undefined when every key in play is on one shard.
+   */
+  pickPairForAppend(random: Random, shardOf: (key: string) => string): [string, string] | undefined {
+    const first = random.int(0, this.active.length - 1);
+    const shard = shardOf(this.active[first]);
+    const others = this.active.flatMap((key, slot) => (shardOf(key) === shard ? [] : [slot]));
+    if (!others.length) return undefined;
+    const second = random.pick(others);
+    return [this.countAppend(first), this.countAppend(second)];
+  }
+
+  /** Counts an append to the key in `slot`; a key that had its share gives its slot to a new key. */
+  private countAppend(slot: number): string {
     const key = this.active[slot];
     const appends = (this.appends.get(key) ?? 0) + 1;
     this.appends.set(key, appends);
@@ -94,16 +115,20 @@ class KeySpace {
 
 /** An operation's end as the workload saw it, before it becomes a completion event. */
 type Outcome =
-  | { type: 'ok'; body: unknown; token?: string }
+  /** `delayed`: an append-pair committed with a shard's part still prepared (the error that said so). */
+  | { type: 'ok'; body: unknown; token?: string; delayed?: RecordedError }
   | { type: 'fail' | 'info'; error: RecordedError; token?: string; stillRunning?: boolean };
 
 /**
  * N sessions, each a loop of seeded random operations over HTTP: appends of run-unique values (by a
  * flushed transaction or an autocommit upsert), replica reads carrying the session's consistency
- * token, append-then-read in one request, cross-shard find and count. Every operation is an `invoke`
- * followed by exactly one completion: `ok`; `fail` when the library's answer means it did not happen
- * (reads always, having no effect); `info` when it may have happened: `CommitOutcomeUnknownError`, an
- * append applied before its read failed, no answer in time, a broken HTTP connection.
+ * token, append-then-read in one request, one value appended to two keys on different shards in one
+ * cross-shard transaction (append-pair), cross-shard find and count. Every operation is an `invoke`
+ * followed by exactly one completion: `ok` (for an append-pair also `CrossShardTransactionError` with
+ * outcome `committed`: applied, a shard's part finished by recovery; marked `delayed`); `fail` when the
+ * library's answer means it did not happen (reads always, having no effect; an append-pair aborted);
+ * `info` when it may have happened: `CommitOutcomeUnknownError`, outcome `unknown`, an append applied
+ * before its read failed, no answer in time, a broken HTTP connection.
  *
  * After an operation whose request may still be running in the app (no answer in time, broken
  * connection), the session continues under a new session number, as Jepsen retires a process: a
@@ -139,22 +164,26 @@ async function runSession(options: WorkloadOptions, random: Random, first: numbe
   let session = first;
   let token: string | undefined;
   while (!options.finish.aborted && !options.cancel.aborted) {
-    const f = random.weighted(MIX);
+    let f = random.weighted(MIX);
     const via: AppendPath = random.chance(0.5) ? 'flush' : 'upsert';
     const thinkMs = random.int(0, 20);
     const op = state.nextOp++;
     state.operations++;
-    const writes = f === 'append' || f === 'append-read';
-    const invoke: AppendInvoke | Omit<InvokeEvent, 'time'> = writes
-      ? { type: 'invoke', op, session, f, key: state.keys.pickForAppend(random), value: state.nextValue++, via }
-      : {
-          type: 'invoke',
-          op,
-          session,
-          f,
-          ...(f === 'read' ? { key: state.keys.pick(random) } : { keys: state.keys.snapshot() }),
-          ...(token !== undefined && { token }),
-        };
+    const pair = f === 'append-pair' ? state.keys.pickPairForAppend(random, options.shardOf) : undefined;
+    if (f === 'append-pair' && !pair) f = 'append';
+    const writes = f === 'append' || f === 'append-read' || f === 'append-pair';
+    const invoke: AppendInvoke | Omit<InvokeEvent, 'time'> = pair
+      ? { type: 'invoke', op, session, f, keys: pair, value: state.nextValue++, via }
+      : writes
+        ? { type: 'invoke', op, session, f, key: state.keys.pickForAppend(random), value: state.nextValue++, via }
+        : {
+            type: 'invoke',
+            op,
+            session,
+            f,
+            ...(f === 'read' ? { key: state.keys.pick(random) } : { keys: state.keys.snapshot() }),
+            ...(token !== undefined && { token }),
+          };
     options.log.record(invoke);
     let outcome: Outcome;
     try {
@@ -178,12 +207,13 @@ function completion(
   outcome: Outcome,
   token: string | undefined,
 ): Omit<CompletionEvent, 'time'> {
-  const { op, session, f, key, value } = invoke;
+  const { op, session, f, key, keys, value } = invoke;
   const base = {
     op,
     session,
     f,
     ...(key !== undefined && { key }),
+    ...(f === 'append-pair' && keys !== undefined && { keys }),
     ...(value !== undefined && { value }),
     ...(token !== undefined && { token }),
   };
@@ -192,6 +222,8 @@ function completion(
   switch (f) {
     case 'append':
       return { type: 'ok', ...base };
+    case 'append-pair':
+      return { type: 'ok', ...base, ...(outcome.delayed && { delayed: true, error: outcome.delayed }) };
     case 'read':
     case 'append-read':
       return { type: 'ok', ...base, result: body.list, ...(body.node !== undefined && { node: body.node }) };
@@ -209,13 +241,15 @@ async function perform(
   token: string | undefined,
 ): Promise<Outcome> {
   const { f, key, value, via, keys } = invoke;
-  const writes = f === 'append' || f === 'append-read';
+  const writes = f === 'append' || f === 'append-read' || f === 'append-pair';
   const request: { method: string; path: string; body?: object } =
     f === 'append' || f === 'append-read'
       ? { method: 'POST', path: `/lists/${key}/${f}`, body: { value, via } }
-      : f === 'read'
-        ? { method: 'GET', path: `/lists/${key}` }
-        : { method: 'GET', path: `${f === 'cross-find' ? '/lists' : '/count'}?keys=${keys!.join(',')}` };
+      : f === 'append-pair'
+        ? { method: 'POST', path: `/pairs/${keys![0]}/${keys![1]}`, body: { value, via } }
+        : f === 'read'
+          ? { method: 'GET', path: `/lists/${key}` }
+          : { method: 'GET', path: `${f === 'cross-find' ? '/lists' : '/count'}?keys=${keys!.join(',')}` };
   const timeoutMs = options.opTimeoutMs ?? 10_000;
   let response: Response;
   let text: string;
@@ -249,7 +283,15 @@ async function perform(
     ...(answer.code !== undefined && { code: answer.code }),
     message: answer.message ?? text.slice(0, 200),
     status: response.status,
+    ...(answer.outcome !== undefined && { outcome: answer.outcome }),
   };
+  if (f === 'append-pair') {
+    // the cross-shard transaction's outcome: committed (a shard applies it after recovery), unknown, or
+    // not applied at all (aborted, or an error before the commit protocol: every part rolled back)
+    if (answer.outcome === 'committed') return { type: 'ok', body, token: nextToken, delayed: error };
+    const unknownPair = answer.outcome === 'unknown' || error.name === 'CommitOutcomeUnknownError';
+    return { type: unknownPair ? 'info' : 'fail', error, token: nextToken };
+  }
   const unknown = answer.outcome !== undefined || error.name === 'CommitOutcomeUnknownError';
   return { type: writes && unknown ? 'info' : 'fail', error, token: nextToken };
 }
