@@ -128,4 +128,17 @@ describe('cross-shard transactions: review (2 shards, real servers)', () => {
     expect([...(await ourPrepared('s0')), ...(await ourPrepared('s1'))]).toEqual([]);
     expect([await openTransactionsOn('s0'), await openTransactionsOn('s1')]).toEqual([0, 0]);
   });
+
+  it('returns the connection when a one-shard transaction fails at commit', async () => {
+    const [id] = idsOn('s1', 'dup');
+    await ledger.open(id, 5);
+    const error = await ledger.sharding
+      .transaction(async () => {
+        await ledger.createUnflushed(id); // INSERT at the commit's flush: duplicate key
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(String((error as Error).message)).toMatch(/duplicate key/);
+    expect(await openTransactionsOn('s1')).toBe(0);
+  });
 });

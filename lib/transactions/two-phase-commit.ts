@@ -28,7 +28,13 @@ const BUSY = '55000';
 export async function commitParts(runtime: ShardingRuntime, scope: RequestScope, parts: Participant[]): Promise<void> {
   if (parts.length === 0) return;
   if (parts.length === 1) {
-    await parts[0].em.commit();
+    try {
+      await parts[0].em.commit();
+    } catch (error) {
+      // a failed flush or COMMIT leaves MikroORM's transaction (and its pooled connection) open
+      await rollbackParts(parts);
+      throw error;
+    }
     return;
   }
   const flushed = await Promise.allSettled(parts.map((part) => part.em.flush()));
