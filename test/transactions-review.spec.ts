@@ -141,4 +141,33 @@ describe('cross-shard transactions: review (2 shards, real servers)', () => {
     expect(String((error as Error).message)).toMatch(/duplicate key/);
     expect(await openTransactionsOn('s1')).toBe(0);
   });
+
+  it('honours timeoutMs while a statement of the callback waits on a lock', async () => {
+    const [a] = idsOn('s0', 'lockwait');
+    const [b] = idsOn('s1', 'lockwait');
+    await ledger.open(a, 10);
+    await ledger.open(b, 10);
+    // another session holds b's row for 6 s
+    const holder = topology
+      .server('s1')
+      .query(`begin; update bank_accounts set balance = balance where id = '${b}'; select pg_sleep(6); commit`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    const error = await ledger.sharding
+      .transaction(
+        async () => {
+          await ledger.move(a, 't-lockwait', -1);
+          await ledger.move(b, 't-lockwait', 1); // waits on the row lock
+        },
+        { timeoutMs: 500 },
+      )
+      .catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+    await holder;
+    expect(error).toBeInstanceOf(CrossShardTransactionError);
+    expect(error).toMatchObject({ outcome: 'aborted' });
+    expect(elapsed).toBeLessThan(3_000);
+    expect([await balanceOn(a), await balanceOn(b)]).toEqual([10, 10]);
+    expect([await openTransactionsOn('s0'), await openTransactionsOn('s1')]).toEqual([0, 0]);
+  });
 });

@@ -20,6 +20,8 @@ export class CrossShardTransaction implements FrameTransaction {
   private readonly parts = new Map<string, Participant>();
   /** 'open' while the callback runs; joins are refused afterwards. */
   private state: 'open' | 'ending' = 'open';
+  /** Aborted when the transaction is abandoned (timeout, callback failed): cancels statements in flight. */
+  private readonly abandoned = new AbortController();
 
   constructor(
     readonly runtime: ShardingRuntime,
@@ -45,7 +47,14 @@ export class CrossShardTransaction implements FrameTransaction {
     const known = this.parts.get(shard);
     if (known) return known.begun ? known : known.opened.then(() => known);
     const node = this.runtime.primaryFor(shard, caller); // ShardUnavailableError at once while it is down
-    const em = node.fork();
+    // node.fork()'s options, plus a signal: a statement still running when the transaction is abandoned
+    // (waiting on a lock, say) is cancelled on the server, so its rollback need not wait for it
+    const em = node.orm.em.fork({
+      clear: true,
+      disableContextResolution: true,
+      signal: this.abandoned.signal,
+      inflightQueryAbortStrategy: 'cancel query',
+    });
     const part: Participant = {
       shard,
       node,
@@ -74,6 +83,13 @@ export class CrossShardTransaction implements FrameTransaction {
     return [...this.parts.values()]
       .filter((part) => part.begun)
       .sort((a, b) => order.indexOf(a.shard) - order.indexOf(b.shard));
+  }
+
+  /** Stops new joins, cancels the parts' statements in flight and returns the parts with an open transaction. */
+  async abandon(reason: Error): Promise<Participant[]> {
+    this.state = 'ending';
+    this.abandoned.abort(reason);
+    return this.close();
   }
 
   /**

@@ -69,7 +69,7 @@ export async function runCrossShardTransaction<T>(
       });
       const first = await Promise.race([work, expired]);
       if (first === TIMED_OUT) {
-        const parts = await tx.close();
+        const parts = await tx.abandon(tx.endedError(caller));
         await rollbackParts(parts);
         rolledBack = true;
         throw new CrossShardTransactionError(
@@ -81,7 +81,7 @@ export async function runCrossShardTransaction<T>(
       }
       result = first as T;
     } catch (error) {
-      if (!rolledBack) await rollbackParts(await tx.close());
+      if (!rolledBack) await rollbackParts(await tx.abandon(tx.endedError(caller)));
       throw error;
     } finally {
       clearTimeout(timer);
