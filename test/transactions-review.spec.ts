@@ -1,6 +1,7 @@
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import {
   CrossShardTransactionError,
+  InvalidTransactionError,
   ShardBy,
   ShardedEntityManager,
   ShardingSchema,
@@ -51,6 +52,21 @@ class Ledger {
     } catch {
       // ignored by the application
     }
+  }
+
+  /** Starts a cross-shard transaction from inside a local transaction of the account's shard. */
+  @ShardBy('id')
+  async transferInsideLocal(id: string, other: string): Promise<void> {
+    await this.em.transactional(async () => {
+      const account = await this.em.findOneOrFail(BankAccount, id);
+      account.balance -= 1;
+      await this.em.flush(); // the local transaction holds the row
+      await this.sharding.transaction(async () => {
+        await this.move(id, 't-inside', -1);
+        await this.move(other, 't-inside', 1);
+      });
+      throw new Error('the local transaction fails after the cross-shard one committed');
+    });
   }
 
   /** Persists a duplicate of an existing account without flushing: the commit's flush fails. */
@@ -167,6 +183,17 @@ describe('cross-shard transactions: review (2 shards, real servers)', () => {
     expect(error).toBeInstanceOf(CrossShardTransactionError);
     expect(error).toMatchObject({ outcome: 'aborted' });
     expect(elapsed).toBeLessThan(3_000);
+    expect([await balanceOn(a), await balanceOn(b)]).toEqual([10, 10]);
+    expect([await openTransactionsOn('s0'), await openTransactionsOn('s1')]).toEqual([0, 0]);
+  });
+
+  it('refuses a cross-shard transaction started inside em.transactional() on a shard', async () => {
+    const [a] = idsOn('s0', 'inside');
+    const [b] = idsOn('s1', 'inside');
+    await ledger.open(a, 10);
+    await ledger.open(b, 10);
+    const error = await ledger.transferInsideLocal(a, b).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidTransactionError);
     expect([await balanceOn(a), await balanceOn(b)]).toEqual([10, 10]);
     expect([await openTransactionsOn('s0'), await openTransactionsOn('s1')]).toEqual([0, 0]);
   });

@@ -1,3 +1,4 @@
+import { TransactionContext } from '@mikro-orm/core';
 import { currentFrame, runInFrame, runInFrameAndRelease } from '../context/context-store.js';
 import { callFrame } from '../context/request-scope.js';
 import type { ShardingRuntime } from '../context/sharding-runtime.js';
@@ -32,6 +33,16 @@ export async function runCrossShardTransaction<T>(
     throw new InvalidTransactionError(
       `${caller} was called inside another cross-shard transaction (around ${parent.caller}); transactions do not nest. ` +
         'Call the inner code directly: its routed calls join the open transaction.',
+    );
+  }
+  // em.transactional() on a shard, around this call: routed calls on that shard would join it (not the
+  // cross-shard part), so their writes would commit or roll back apart from the other shards'
+  const local = TransactionContext.currentTransactionContext()?.em;
+  const localNode = local && runtime.registry.nodes.find((node) => node.orm.em.name === local.name);
+  if (localNode) {
+    throw new InvalidTransactionError(
+      `${caller} was called inside em.transactional() on shard "${localNode.shard}"; a cross-shard transaction cannot start ` +
+        'inside another transaction. Start it outside, and let the shard-local work join it.',
     );
   }
   if (parent?.transactionEm) {
