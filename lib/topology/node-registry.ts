@@ -213,6 +213,6 @@ function createShardNode(
     address,
     orm,
     control: new NodeControlConnection(options),
-    fork: () => orm.em.fork(OWN_FORK),
+    fork: (options) => orm.em.fork(options ? { ...options, ...OWN_FORK } : OWN_FORK),
   };
 }

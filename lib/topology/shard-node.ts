@@ -1,3 +1,4 @@
+import type { ForkOptions } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { NodeControlConnection } from './node-control-connection.js';
 import type { NodeHealth } from './node-health.js';
@@ -24,6 +25,9 @@ export interface ShardNode {
   readonly orm: MikroORM;
   /** A connection of its own, beside the pool, for health checks and probes. */
   readonly control: NodeControlConnection;
-  /** A fresh EntityManager fork on this node (own identity map and unit of work). */
-  fork(): EntityManager;
+  /**
+   * A fresh EntityManager fork on this node (own identity map and unit of work), never resolved to
+   * another context; `options` adds MikroORM fork options (e.g. an abort `signal`).
+   */
+  fork(options?: ForkOptions): EntityManager;
 }

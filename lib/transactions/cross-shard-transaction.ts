@@ -47,14 +47,9 @@ export class CrossShardTransaction implements FrameTransaction {
     const known = this.parts.get(shard);
     if (known) return known.begun ? known : known.opened.then(() => known);
     const node = this.runtime.primaryFor(shard, caller); // ShardUnavailableError at once while it is down
-    // node.fork()'s options, plus a signal: a statement still running when the transaction is abandoned
-    // (waiting on a lock, say) is cancelled on the server, so its rollback need not wait for it
-    const em = node.orm.em.fork({
-      clear: true,
-      disableContextResolution: true,
-      signal: this.abandoned.signal,
-      inflightQueryAbortStrategy: 'cancel query',
-    });
+    // a statement still running when the transaction is abandoned (waiting on a lock, say) is cancelled on
+    // the server, so its rollback need not wait for it
+    const em = node.fork({ signal: this.abandoned.signal, inflightQueryAbortStrategy: 'cancel query' });
     const part: Participant = {
       shard,
       node,
