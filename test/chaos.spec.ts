@@ -25,7 +25,7 @@ describe('fault run: list-append under faults on 2 shards × 2 replicas', () => 
     expect(result.problems).toEqual([]);
     const injected = Object.keys(report.faults).filter((fault) => !HEALING.has(fault));
     expect(injected.length).toBeGreaterThanOrEqual(3);
-    const kindsNeverOk = ['append', 'read', 'append-read', 'cross-find', 'cross-count'].filter(
+    const kindsNeverOk = ['append', 'read', 'append-read', 'append-pair', 'cross-find', 'cross-count'].filter(
       (kind) => !report.operations.byKind[kind]?.ok,
     );
     expect(kindsNeverOk).toEqual([]);
