@@ -11,16 +11,13 @@ import {
 import { setTransactionFaultHandler } from '../lib/transactions/fault-points.js';
 import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
 import { BANK_ENTITIES, BankAccount, Currency, TransferLeg } from './support/bank-entities.js';
+import { keysOn } from './support/keys.js';
 import { TestApps } from './support/test-apps.js';
 
 const SHARDS = ['s0', 's1'];
 const shardOf = (id: string) => hashStrategy().shardFor(id, SHARDS) as string;
 
-function idsOn(shard: string, prefix: string, count = 1): string[] {
-  const ids: string[] = [];
-  for (let i = 0; ids.length < count; i++) if (shardOf(`${prefix}-${i}`) === shard) ids.push(`${prefix}-${i}`);
-  return ids;
-}
+const idsOn = (shard: string, prefix: string, count = 1) => keysOn(shard, prefix, count, SHARDS);
 
 @Injectable()
 class Ledger {

@@ -20,30 +20,13 @@ import {
 import { setTransactionFaultHandler } from '../lib/transactions/fault-points.js';
 import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
 import { BANK_ENTITIES, BankAccount, Currency, TransferLeg } from './support/bank-entities.js';
+import { keysOn, settles } from './support/keys.js';
 import { TestApps } from './support/test-apps.js';
 import { whereAmI } from './support/where.js';
 
 const SHARDS = ['s0', 's1'];
 const shardOf = (id: string) => hashStrategy().shardFor(id, SHARDS) as string;
-/** Retries `check` (expectations) until it passes, then returns its value; fails with its last error after `ms`. */
-async function eventually<T>(check: () => T | Promise<T>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
-
-/** `count` account ids on `shard`, with `prefix`. */
-function idsOn(shard: string, prefix: string, count = 1): string[] {
-  const ids: string[] = [];
-  for (let i = 0; ids.length < count; i++) if (shardOf(`${prefix}-${i}`) === shard) ids.push(`${prefix}-${i}`);
-  return ids;
-}
+const idsOn = (shard: string, prefix: string, count = 1) => keysOn(shard, prefix, count, SHARDS);
 
 @Injectable()
 class Bank {
@@ -170,10 +153,10 @@ describe('cross-shard transactions (2 shards × 1 replica, real servers)', () =>
     expect([await balanceOn(from), await balanceOn(to)]).toEqual([70, 130]);
     expect([await legsOn('s0', 't1'), await legsOn('s1', 't1')]).toEqual([1, 1]);
     // s0 decided (its local commit is the commit point); s1 prepared
-    await eventually(() => expect(totalPrepares()).toBe(before + 1));
+    await settles(() => expect(totalPrepares()).toBe(before + 1));
     expect(await ourPrepared('s0')).toEqual([]);
     expect(await ourPrepared('s1')).toEqual([]);
-    await eventually(async () =>
+    await settles(async () =>
       expect(await topology.server('s0').query('select * from sharding_transactions')).toEqual([]),
     );
   });
@@ -189,7 +172,7 @@ describe('cross-shard transactions (2 shards × 1 replica, real servers)', () =>
     const [x] = idsOn('s0', 'one');
     await bank.open(x, 10);
     await bank.transfer(x, a, 1, 't-two');
-    await eventually(() => expect(totalPrepares()).toBe(before + 1));
+    await settles(() => expect(totalPrepares()).toBe(before + 1));
   });
 
   it('rolls back every shard when the callback throws after writing on both', async () => {
@@ -213,7 +196,7 @@ describe('cross-shard transactions (2 shards × 1 replica, real servers)', () =>
   it('reads the primary inside a transaction, seeing its own uncommitted writes', async () => {
     const [id] = idsOn('s1', 'rr');
     await bank.open(id, 40);
-    const outside = await eventually(async () => {
+    const outside = await settles(async () => {
       const read = await bank.look(id);
       expect(read.recovery).toBe(true); // outside: a replica
       return read;
@@ -234,7 +217,7 @@ describe('cross-shard transactions (2 shards × 1 replica, real servers)', () =>
     const [to] = idsOn('s1', 'ryw');
     await bank.open(from, 60);
     await bank.open(to, 60);
-    await eventually(async () => expect((await bank.look(to)).recovery).toBe(true));
+    await settles(async () => expect((await bank.look(to)).recovery).toBe(true));
     const replicas = SHARDS.map((shard) => topology.server(shard, 'replica', 0));
     for (const replica of replicas) await replica.query('select pg_wal_replay_pause()');
     try {
@@ -263,7 +246,7 @@ describe('cross-shard transactions (2 shards × 1 replica, real servers)', () =>
     const hung = new Promise<void>((resolve) => (release = resolve));
     setTransactionFaultHandler((point) => (point === 'after-decision' ? hung : undefined));
     const stuck = bank.transfer(from, to, 25, 't-cr');
-    await eventually(async () => expect(await ourPrepared('s1')).toHaveLength(1));
+    await settles(async () => expect(await ourPrepared('s1')).toHaveLength(1));
     // the decision is durable, s1 has not been told: the old value shows there
     expect([await balanceOn(from), await balanceOn(to)]).toEqual([75, 100]);
     const health = app.get(NodeRegistry);
@@ -285,7 +268,7 @@ describe('cross-shard transactions (2 shards × 1 replica, real servers)', () =>
     const hung = new Promise<void>((resolve) => (release = resolve));
     setTransactionFaultHandler((point) => (point === 'before-decision' ? hung : undefined));
     const stuck = bank.transfer(from, to, 25, 't-cb');
-    await eventually(async () => expect(await ourPrepared('s1')).toHaveLength(1));
+    await settles(async () => expect(await ourPrepared('s1')).toHaveLength(1));
     // the deciding transaction is still open on s0: recovery must wait, not guess
     const early = await bank.sharding.recoverTransactions({ graceMs: 0 });
     expect(early.waiting.map((part) => part.shard)).toEqual(['s1']);
@@ -296,7 +279,7 @@ describe('cross-shard transactions (2 shards × 1 replica, real servers)', () =>
       .query(
         "select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and state = 'idle in transaction'",
       );
-    const report = await eventually(async () => {
+    const report = await settles(async () => {
       const r = await bank.sharding.recoverTransactions({ graceMs: 0 });
       expect(r.rolledBack.map((part) => part.shard)).toEqual(['s1']);
       return r;
@@ -319,7 +302,7 @@ describe('cross-shard transactions (2 shards × 1 replica, real servers)', () =>
     const hung = new Promise<void>((resolve) => (release = resolve));
     setTransactionFaultHandler((point) => (point === 'after-decision' ? hung : undefined));
     const stuck = pairs.map(([a, b], i) => bank.transfer(a, b, 3, `t-two-${i}`));
-    await eventually(async () => expect(await ourPrepared('s1')).toHaveLength(6));
+    await settles(async () => expect(await ourPrepared('s1')).toHaveLength(6));
     const reports = await Promise.all([
       bank.sharding.recoverTransactions({ graceMs: 0 }),
       second.get(ShardingService).recoverTransactions({ graceMs: 0 }),
@@ -428,7 +411,7 @@ describe('cross-shard transactions (2 shards × 1 replica, real servers)', () =>
     const hung = new Promise<void>((resolve) => (release = resolve));
     setTransactionFaultHandler((point) => (point === 'after-decision' ? hung : undefined));
     const stuck = bank.transfer(from, to, 10, 't-sched');
-    await eventually(async () => expect(await balanceOn(to)).toBe(110), 15_000); // committed by the schedule
+    await settles(async () => expect(await balanceOn(to)).toBe(110), 15_000); // committed by the schedule
     expect(await ourPrepared('s1')).toEqual([]);
     release();
     await stuck;
@@ -469,7 +452,7 @@ describe('cross-shard transactions (2 shards × 1 replica, real servers)', () =>
 
       const [id] = idsOn('s1', 'ref');
       await bank.open(id, 1);
-      const joined = await eventually(async () => {
+      const joined = await settles(async () => {
         const rows = await bank.withCurrency(id, 'CHF');
         expect(rows).toHaveLength(1);
         return rows;
@@ -504,7 +487,7 @@ describe('cross-shard transactions (2 shards × 1 replica, real servers)', () =>
       ).rejects.toBeInstanceOf(CrossShardTransactionError);
       await topology.server('s0').start();
       await app.get(ReplicationMonitor).checkNow(); // close s0's circuit now (the monitor runs once a minute here)
-      await eventually(async () => {
+      await settles(async () => {
         const report = await bank.sharding.recoverTransactions({ graceMs: 0 });
         expect(report.unresolved).toEqual({ s0: 0, s1: 0 });
       });
