@@ -3,15 +3,14 @@ import {
   CrossShardTransactionError,
   InvalidTransactionError,
   ShardBy,
-  ShardedEntityManager,
   ShardingSchema,
-  ShardingService,
   hashStrategy,
 } from '../lib/index.js';
 import { setTransactionFaultHandler } from '../lib/transactions/fault-points.js';
 import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
-import { BANK_ENTITIES, BankAccount, Currency, TransferLeg } from './support/bank-entities.js';
+import { BANK_ENTITIES, BankAccount, Currency } from './support/bank-entities.js';
 import { keysOn } from './support/keys.js';
+import { BankService } from './support/bank-service.js';
 import { TestApps } from './support/test-apps.js';
 
 const SHARDS = ['s0', 's1'];
@@ -20,26 +19,7 @@ const shardOf = (id: string) => hashStrategy().shardFor(id, SHARDS) as string;
 const idsOn = (shard: string, prefix: string, count = 1) => keysOn(shard, prefix, count, SHARDS);
 
 @Injectable()
-class Ledger {
-  constructor(
-    private readonly em: ShardedEntityManager,
-    readonly sharding: ShardingService,
-  ) {}
-
-  @ShardBy('id')
-  async open(id: string, balance: number): Promise<void> {
-    this.em.create(BankAccount, { id, balance });
-    await this.em.flush();
-  }
-
-  @ShardBy('id')
-  async move(id: string, transferId: string, amount: number): Promise<void> {
-    const account = await this.em.findOneOrFail(BankAccount, id);
-    account.balance += amount;
-    this.em.create(TransferLeg, { transferId, accountId: id, amount });
-    await this.em.flush();
-  }
-
+class Ledger extends BankService {
   /** A statement that fails on the account's shard, its error caught (an "insert if absent" done badly). */
   @ShardBy('id')
   async failQuietly(id: string): Promise<void> {

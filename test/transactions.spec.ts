@@ -9,7 +9,6 @@ import {
   ReferenceWriteError,
   ReplicationMonitor,
   ShardBy,
-  ShardedEntityManager,
   ShardingConfigError,
   ShardingSchema,
   ShardingService,
@@ -19,8 +18,9 @@ import {
 } from '../lib/index.js';
 import { setTransactionFaultHandler } from '../lib/transactions/fault-points.js';
 import { startEmbeddedTopology, type EmbeddedTopology } from '../lib/testing/index.js';
-import { BANK_ENTITIES, BankAccount, Currency, TransferLeg } from './support/bank-entities.js';
+import { BANK_ENTITIES, Currency } from './support/bank-entities.js';
 import { keysOn, settles } from './support/keys.js';
+import { BankService } from './support/bank-service.js';
 import { TestApps } from './support/test-apps.js';
 import { whereAmI } from './support/where.js';
 
@@ -29,27 +29,7 @@ const shardOf = (id: string) => hashStrategy().shardFor(id, SHARDS) as string;
 const idsOn = (shard: string, prefix: string, count = 1) => keysOn(shard, prefix, count, SHARDS);
 
 @Injectable()
-class Bank {
-  constructor(
-    private readonly em: ShardedEntityManager,
-    readonly sharding: ShardingService,
-  ) {}
-
-  @ShardBy('id')
-  async open(id: string, balance: number): Promise<void> {
-    this.em.create(BankAccount, { id, balance });
-    await this.em.flush();
-  }
-
-  @ShardBy('id')
-  async move(id: string, transferId: string, amount: number): Promise<{ port: number; inTransaction: boolean }> {
-    const account = await this.em.findOneOrFail(BankAccount, id);
-    account.balance += amount;
-    this.em.create(TransferLeg, { transferId, accountId: id, amount });
-    await this.em.flush();
-    return { port: (await whereAmI(this.em)).port, inTransaction: this.em.currentRoute()!.inTransaction };
-  }
-
+class Bank extends BankService {
   @ShardBy('id')
   @ReadReplica()
   async look(id: string): Promise<{ balance: number; port: number; recovery: boolean }> {
