@@ -31,6 +31,7 @@ const WORKERS = 8;
 const POINTS: readonly TransactionFaultPoint[] = [
   'after-prepare',
   'before-decision',
+  'decision-inserted',
   'after-decision',
   'after-commit-prepared',
 ];

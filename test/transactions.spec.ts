@@ -335,6 +335,34 @@ describe('cross-shard transactions (2 shards × 1 replica, real servers)', () =>
     }).toThrow(/synchronous/);
   });
 
+  it("says 'unknown' when the deciding shard dies during its COMMIT, and every shard ends it the same way", async () => {
+    const [from] = idsOn('s0', 'unk');
+    const [to] = idsOn('s1', 'unk');
+    await bank.open(from, 100);
+    await bank.open(to, 100);
+    // fast mode (synchronous_commit off) would lose the accounts with the server's WAL buffers
+    await topology.server('s0').query('checkpoint');
+    // the decision row is inserted; the coordinator's server dies before its COMMIT is answered
+    setTransactionFaultHandler(async (point) => {
+      if (point === 'decision-inserted') await topology.server('s0').kill('SIGKILL');
+    });
+    const error = await bank.transfer(from, to, 40, 't-unk').catch((e: unknown) => e);
+    setTransactionFaultHandler(undefined);
+    expect(error).toBeInstanceOf(CrossShardTransactionError);
+    expect(error).toMatchObject({ outcome: 'unknown', shards: ['s0', 's1'], pendingShards: ['s1'] });
+    await topology.server('s0').start();
+    await app.get(ReplicationMonitor).checkNow();
+    // the COMMIT never reached the server: crash recovery aborted the coordinator, so recovery rolls s1 back
+    const report = await settles(async () => {
+      const r = await bank.sharding.recoverTransactions({ graceMs: 0 });
+      expect(r.unresolved).toEqual({ s0: 0, s1: 0 });
+      return r;
+    }, 20_000);
+    expect(report.rolledBack.map((part) => part.shard)).toEqual(['s1']);
+    expect([await balanceOn(from), await balanceOn(to)]).toEqual([100, 100]);
+    expect([await legsOn('s0', 't-unk'), await legsOn('s1', 't-unk')]).toEqual([0, 0]);
+  });
+
   it('opens every part at the isolation level asked for', async () => {
     const [a] = idsOn('s0', 'iso');
     const [b] = idsOn('s1', 'iso');

@@ -8,6 +8,8 @@ export type TransactionFaultPoint =
   | 'after-prepare'
   /** Every participant is prepared; the decision is not written yet. */
   | 'before-decision'
+  /** The decision row is inserted in the coordinator's transaction, whose COMMIT (the commit point) is next. */
+  | 'decision-inserted'
   /** The decision is durable; no participant is committed yet. */
   | 'after-decision'
   /** One participant answered COMMIT PREPARED (others may not have yet). */

@@ -157,6 +157,7 @@ async function decide(
     await rollbackParts([coordinator]);
     return { outcome: 'aborted', why: `the decision could not be written on shard "${coordinator.shard}"`, error };
   }
+  await reachFaultPoint('decision-inserted', coordinator.shard);
   try {
     await coordinator.em.commit();
     return true;
