@@ -86,7 +86,7 @@ describe('startEmbeddedTopology (real PostgreSQL servers)', () => {
 describe('startEmbeddedTopology lifecycle', () => {
   it('a crashed (SIGKILLed) process leaves no server running and no data folder behind', async () => {
     const script = fileURLToPath(new URL('./support/start-topology-and-hang.mjs', import.meta.url));
-    const child = spawn(process.execPath, ['--experimental-transform-types', '--no-warnings', script], {
+    const child = spawn(process.execPath, ['--no-warnings', script], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const line = await new Promise<string>((resolve, reject) => {

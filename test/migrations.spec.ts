@@ -200,7 +200,7 @@ describe('ShardingMigrator', () => {
     };
     const script = join(process.cwd(), 'test', 'support', 'migrate-child.mjs');
     const runners = [0, 1].map(() => {
-      const child = spawn(process.execPath, ['--experimental-transform-types', '--no-warnings', script], {
+      const child = spawn(process.execPath, ['--no-warnings', script], {
         env,
         stdio: ['pipe', 'pipe', 'pipe'],
       });

@@ -1,17 +1,11 @@
 // Child process for the migrations spec: one more runner of `ShardingMigrator.up()`, straight from the
-// TypeScript sources (run with --experimental-transform-types; the hook maps `.js` specifiers to `.ts`).
+// TypeScript sources (ts-decorators-loader.mjs maps `.js` specifiers to `.ts` and compiles them).
 // Reads { shards, migrations } from MIGRATE_OPTIONS, prints "ready", runs up() when stdin says "go",
 // prints the results as JSON and exits.
 import { register } from 'node:module';
 import { createInterface } from 'node:readline';
 
-register(
-  'data:text/javascript,' +
-    encodeURIComponent(`export async function resolve(specifier, context, next) {
-      try { return await next(specifier, context); }
-      catch (error) { if (specifier.startsWith('.') && specifier.endsWith('.js')) return next(specifier.slice(0, -3) + '.ts', context); throw error; }
-    }`),
-);
+register(new URL('./ts-decorators-loader.mjs', import.meta.url));
 const { NodeRegistry } = await import('../../lib/topology/node-registry.ts');
 const { ShardingMigrator } = await import('../../lib/schema/sharding-migrator.ts');
 const { withMigrations } = await import('../../lib/schema/migration-config.ts');
