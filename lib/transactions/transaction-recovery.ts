@@ -140,6 +140,8 @@ async function recoverUnderLock(runtime: ShardingRuntime, graceMs: number, repor
 /** Reads decisions from the deciding shards, once per transaction. */
 class DecisionReader {
   private readonly verdicts = new Map<string, Promise<'commit' | 'rollback' | 'wait'>>();
+  /** Whether each deciding node has the decision table: asked once per run, not once per transaction. */
+  private readonly tables = new Map<ShardNode, Promise<boolean>>();
 
   constructor(private readonly primaries: ReadonlyMap<string, ShardNode>) {}
 
@@ -156,13 +158,13 @@ class DecisionReader {
   private async read({ coordinator, xid }: GlobalTransactionId): Promise<'commit' | 'rollback' | 'wait'> {
     const node = this.primaries.get(coordinator);
     if (!node) throw new Error(`its deciding shard "${coordinator}" is not configured; resolve it by hand`);
-    const [table] = await executeOnNode<{ exists: boolean }[]>(node, DECISION_SQL.tableExists);
+    const hasTable = await this.hasDecisionTable(node);
     let row: { ended: boolean; found: boolean } | undefined;
     try {
       [row] = await executeOnNode<{ ended: boolean; found: boolean }[]>(
         node,
-        table?.exists ? DECISION_SQL.verdict : DECISION_SQL.verdictNoTable,
-        table?.exists ? [xid, xid, xid] : [xid, xid],
+        hasTable ? DECISION_SQL.verdict : DECISION_SQL.verdictNoTable,
+        hasTable ? [xid, xid, xid] : [xid, xid],
       );
     } catch (error) {
       // an id beyond the server's counter: that transaction never ran on this timeline (lost in a failover)
@@ -174,6 +176,19 @@ class DecisionReader {
     // aborted, too old to know, or committed without a decision row: our protocol writes the row in the
     // same transaction, so that id was reused after a failover and is not this transaction's
     return 'rollback';
+  }
+
+  private hasDecisionTable(node: ShardNode): Promise<boolean> {
+    let known = this.tables.get(node);
+    if (!known) {
+      known = executeOnNode<{ exists: boolean }[]>(node, DECISION_SQL.tableExists).then(
+        ([row]) => row?.exists === true,
+      );
+      // a failed read is not remembered: the next transaction of this node asks again
+      known.catch(() => this.tables.delete(node));
+      this.tables.set(node, known);
+    }
+    return known;
   }
 }
 
