@@ -4,7 +4,8 @@ import { failureReason } from '../topology/connection-failure.js';
 import { executeOnNode } from '../replication/node-instrumentation.js';
 import type { ShardNode } from '../topology/shard-node.js';
 import { DECISION_SQL, decodeParticipants } from './decision-table.js';
-import { GID_PREFIX, formatGid, gidLiteral, parseGid, type GlobalTransactionId } from './global-transaction-id.js';
+import { endPrepared } from './prepared-part.js';
+import { GID_PREFIX, formatGid, parseGid, type GlobalTransactionId } from './global-transaction-id.js';
 
 /** `pg_try_advisory_xact_lock` key of the recovery (on the first shard): one instance recovers at a time. */
 const RECOVERY_LOCK_KEY = '1421510943977262013';
@@ -189,17 +190,6 @@ class DecisionReader {
       this.tables.set(node, known);
     }
     return known;
-  }
-}
-
-/** Ends a prepared part; false when it was no longer prepared (42704: its coordinator ended it first). */
-async function endPrepared(node: ShardNode, verdict: 'commit' | 'rollback', gid: string): Promise<boolean> {
-  try {
-    await executeOnNode(node, `${verdict} prepared ${gidLiteral(gid)}`);
-    return true;
-  } catch (error) {
-    if ((error as { code?: string }).code !== '42704') throw error;
-    return false;
   }
 }
 

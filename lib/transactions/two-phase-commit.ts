@@ -7,12 +7,8 @@ import { executeOnNode } from '../replication/node-instrumentation.js';
 import type { Participant } from './cross-shard-transaction.js';
 import { DECISION_SQL, encodeParticipants, ensureDecisionTable } from './decision-table.js';
 import { reachFaultPoint } from './fault-points.js';
+import { endPrepared, PREPARED_BUSY } from './prepared-part.js';
 import { formatGid, gidLiteral } from './global-transaction-id.js';
-
-/** SQLSTATE of COMMIT/ROLLBACK PREPARED for an id that is not prepared (any more). */
-const UNDEFINED_OBJECT = '42704';
-/** SQLSTATE of a prepared transaction another session is ending at this moment ("... is busy"). */
-const BUSY = '55000';
 
 /**
  * Ends the transaction's parts atomically. One part: an ordinary COMMIT (no PREPARE). Several:
@@ -107,7 +103,7 @@ export async function commitParts(runtime: ShardingRuntime, scope: RequestScope,
   // phase 2: commit every prepared part
   const committing = await Promise.allSettled(
     others.map(async (part) => {
-      await endPrepared(part, 'commit', gids.get(part)!);
+      await endPart(part, 'commit', gids.get(part)!);
       await reachFaultPoint('after-commit-prepared', part.shard);
     }),
   );
@@ -219,16 +215,14 @@ async function releaseConnection(part: Participant): Promise<void> {
 }
 
 /** COMMIT PREPARED / ROLLBACK PREPARED on the part's node; an id no longer prepared was already ended. */
-async function endPrepared(part: Participant, how: 'commit' | 'rollback', gid: string): Promise<void> {
+async function endPart(part: Participant, how: 'commit' | 'rollback', gid: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await executeOnNode(part.node, `${how} prepared ${gidLiteral(gid)}`);
+      await endPrepared(part.node, how, gid);
       return;
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (code === UNDEFINED_OBJECT) return; // recovery ended it first
       // recovery is ending it right now, the same way (the decision is one): see whether it finished
-      if (code === BUSY && attempt < 3) {
+      if ((error as { code?: string }).code === PREPARED_BUSY && attempt < 3) {
         await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
         continue;
       }
@@ -242,7 +236,7 @@ async function rollbackPrepared(
   parts: readonly Participant[],
   gids: ReadonlyMap<Participant, string>,
 ): Promise<string[]> {
-  const results = await Promise.allSettled(parts.map((part) => endPrepared(part, 'rollback', gids.get(part)!)));
+  const results = await Promise.allSettled(parts.map((part) => endPart(part, 'rollback', gids.get(part)!)));
   return parts.filter((_, i) => results[i].status === 'rejected').map((part) => part.shard);
 }
 
