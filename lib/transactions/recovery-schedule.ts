@@ -49,7 +49,9 @@ export class RecoverySchedule implements OnApplicationBootstrap, OnModuleDestroy
       );
     }
     for (const failure of report.failed) {
-      this.logger.warn(`Transaction recovery: shard "${failure.shard}" ${failure.gid ?? ''}: ${failure.error}`);
+      this.logger.warn(
+        `Transaction recovery: shard "${failure.shard}"${failure.gid ? ` (${failure.gid})` : ''}: ${failure.error}`,
+      );
     }
   }
 
