@@ -505,6 +505,45 @@ describe('cross-shard transactions (2 shards × 1 replica, real servers)', () =>
   });
 });
 
+describe('shard names too long for a prepared transaction id', () => {
+  let topology: EmbeddedTopology;
+  afterAll(async () => topology?.stop());
+
+  it('aborts with CrossShardTransactionError and leaves no transaction open', async () => {
+    const prefix = 'shard-with-a-very-long-name-'.repeat(4);
+    topology = await startEmbeddedTopology({ shards: 2, replicasPerShard: 0, shardPrefix: prefix });
+    const apps = new TestApps(() => topology.shards, [], { mikroOrm: { entities: BANK_ENTITIES } });
+    const app = await apps.start();
+    try {
+      await app.get(ShardingSchema).refresh();
+      const sharding = app.get(ShardingService);
+      const error = await sharding
+        .transaction(async () => {
+          for (const shard of sharding.shards) {
+            await sharding.run({ shard }, async (em) => {
+              em.create(Currency, { code: shard.slice(-2), name: 'x' });
+              await em.flush();
+            });
+          }
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CrossShardTransactionError);
+      expect(error).toMatchObject({ outcome: 'aborted' });
+      expect((error as Error).message).toMatch(/use shorter shard names/);
+      for (const server of topology.servers) {
+        expect(await server.query('select code from currencies')).toEqual([]);
+        expect(
+          await server.query(
+            "select pid from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'",
+          ),
+        ).toEqual([]);
+      }
+    } finally {
+      await apps.closeAll();
+    }
+  });
+});
+
 describe('a server without prepared transactions', () => {
   let topology: EmbeddedTopology;
   afterAll(async () => topology?.stop());

@@ -59,9 +59,24 @@ export async function commitParts(runtime: ShardingRuntime, scope: RequestScope,
   }
 
   // phase 1: prepare every other part
-  const gids = new Map(
-    others.map((part) => [part, formatGid({ coordinator: coordinator.shard, xid, participant: part.shard })]),
-  );
+  let gids: Map<Participant, string>;
+  try {
+    gids = new Map(
+      others.map((part) => [part, formatGid({ coordinator: coordinator.shard, xid, participant: part.shard })]),
+    );
+  } catch (error) {
+    await rollbackParts(parts); // shard names too long for an id: nothing was prepared
+    throw new CrossShardTransactionError(
+      `The cross-shard transaction over ${shards.map((shard) => `"${shard}"`).join(', ')} was rolled back on every ` +
+        'shard: a prepared transaction id holds two shard names and may not exceed 199 bytes. Nothing was committed; ' +
+        'use shorter shard names (a retry fails the same way).',
+      'aborted',
+      shards,
+      [],
+      xid,
+      { cause: error },
+    );
+  }
   const preparing = await Promise.allSettled(
     others.map(async (part) => {
       await part.em.execute(`prepare transaction ${gidLiteral(gids.get(part)!)}`);
